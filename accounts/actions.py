@@ -1,0 +1,148 @@
+"""Changes to agencies, people and tokens. Each action owns its transaction and its audit event."""
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Agency, ApiToken, Invitation, Membership, User
+from search.audit import record_event
+
+
+class ActionError(Exception):
+    """A refusal with a message meant for the user."""
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def do_invite_user(*, agency: Agency, email: str, role: str, invited_by: User, request=None) -> Invitation:
+    email = email.strip().lower()
+    if User.objects.filter(email=email).exists():
+        raise ActionError(_("A user with this e-mail address already exists."))
+    token = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        Invitation.objects.filter(agency=agency, email=email, accepted_at__isnull=True).update(
+            expires_at=timezone.now()
+        )
+        invitation = Invitation.objects.create(
+            agency=agency,
+            email=email,
+            role=role,
+            token_hash=hash_secret(token),
+            invited_by=invited_by,
+            expires_at=timezone.now() + timedelta(hours=settings.INVITATION_TTL_HOURS),
+        )
+        record_event(
+            "user.invited", agency=agency, actor=invited_by, request=request, target=invitation.code,
+            details={"email": email, "role": role},
+        )
+        link = settings.SITE_URL + reverse("accounts:accept_invitation", args=[token])
+        transaction.on_commit(lambda: _send_invitation(invitation, link))
+    return invitation
+
+
+def _send_invitation(invitation: Invitation, link: str) -> None:
+    context = {"invitation": invitation, "link": link, "hours": settings.INVITATION_TTL_HOURS}
+    send_mail(
+        _("Your invitation to %(agency)s") % {"agency": invitation.agency.name},
+        render_to_string("accounts/email/invitation.txt", context),
+        None,
+        [invitation.email],
+    )
+
+
+def find_usable_invitation(token: str) -> Invitation | None:
+    invitation = Invitation.objects.select_related("agency").filter(token_hash=hash_secret(token)).first()
+    if invitation is None or not invitation.is_usable():
+        return None
+    return invitation
+
+
+def do_accept_invitation(*, invitation: Invitation, full_name: str, password: str, request=None) -> User:
+    with transaction.atomic():
+        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if not invitation.is_usable():
+            raise ActionError(_("This invitation has expired or was already used."))
+        if User.objects.filter(email=invitation.email).exists():
+            raise ActionError(_("A user with this e-mail address already exists."))
+        user = User.objects.create_user(invitation.email, password, full_name=full_name)
+        Membership.objects.create(user=user, agency=invitation.agency, role=invitation.role)
+        invitation.accepted_at = timezone.now()
+        invitation.save(update_fields=["accepted_at"])
+        record_event(
+            "user.joined", agency=invitation.agency, actor=user, request=request, target=user.code,
+            details={"role": invitation.role, "invitation": str(invitation.code)},
+        )
+    return user
+
+
+def do_change_role(*, membership: Membership, role: str, actor: User, request=None) -> None:
+    if membership.user_id == actor.pk:
+        raise ActionError(_("You cannot change your own role."))
+    with transaction.atomic():
+        previous = membership.role
+        membership.role = role
+        membership.save(update_fields=["role"])
+        record_event(
+            "user.role_changed", agency=membership.agency, actor=actor, request=request,
+            target=membership.user.code, details={"from": previous, "to": role},
+        )
+
+
+def do_suspend_user(*, membership: Membership, actor: User, request=None) -> None:
+    from search.actions import cancel_open_searches_of
+
+    if membership.user_id == actor.pk:
+        raise ActionError(_("You cannot suspend yourself."))
+    with transaction.atomic():
+        membership.status = Membership.Status.SUSPENDED
+        membership.save(update_fields=["status"])
+        revoked = ApiToken.objects.filter(user=membership.user, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        cancelled = cancel_open_searches_of(membership.user)
+        record_event(
+            "user.suspended", agency=membership.agency, actor=actor, request=request, target=membership.user.code,
+            details={"tokens_revoked": revoked, "searches_cancelled": cancelled},
+        )
+
+
+def do_reactivate_user(*, membership: Membership, actor: User, request=None) -> None:
+    with transaction.atomic():
+        membership.status = Membership.Status.ACTIVE
+        membership.save(update_fields=["status"])
+        record_event(
+            "user.reactivated", agency=membership.agency, actor=actor, request=request, target=membership.user.code
+        )
+
+
+def do_create_api_token(*, user: User, name: str, request=None) -> tuple[ApiToken, str]:
+    """Returns the token row and its key, which is shown once and never stored."""
+    key = secrets.token_urlsafe(32)
+    membership = user.membership if hasattr(user, "membership") else None
+    with transaction.atomic():
+        token = ApiToken.objects.create(user=user, name=name, key_hash=hash_secret(key), prefix=key[:8])
+        record_event(
+            "api_token.created", agency=membership.agency if membership else None, actor=user, request=request,
+            target=token.code, details={"name": name, "prefix": token.prefix},
+        )
+    return token, key
+
+
+def do_revoke_api_token(*, token: ApiToken, actor: User, request=None) -> None:
+    membership = Membership.objects.select_related("agency").filter(user=token.user).first()
+    with transaction.atomic():
+        updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        if updated:
+            record_event(
+                "api_token.revoked", agency=membership.agency if membership else None, actor=actor,
+                request=request, target=token.code, details={"prefix": token.prefix},
+            )

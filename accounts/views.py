@@ -1,0 +1,137 @@
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts import actions
+from accounts.access import get_member_for_admin, get_own_token, require_capability
+from accounts.forms import AcceptInvitationForm, ApiTokenForm, InviteForm, RoleForm
+from accounts.models import ApiToken, Invitation
+from accounts.roles import Capability
+
+
+@require_GET
+def suspended(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/suspended.html", status=403)
+
+
+@login_required
+@require_GET
+def team(request: HttpRequest) -> HttpResponse:
+    membership = require_capability(request, Capability.MANAGE_PEOPLE)
+    members = membership.agency.memberships.select_related("user").order_by("user__email")
+    page = Paginator(members, 50).get_page(request.GET.get("page"))
+    invitations = Invitation.objects.filter(agency=membership.agency, accepted_at__isnull=True)[:50]
+    context = {"page": page, "invitations": invitations, "invite_form": InviteForm(), "role_form": RoleForm()}
+    return render(request, "accounts/team.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def invite(request: HttpRequest) -> HttpResponse:
+    membership = require_capability(request, Capability.MANAGE_PEOPLE)
+    form = InviteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            actions.do_invite_user(
+                agency=membership.agency,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                invited_by=request.user,
+                request=request,
+            )
+        except actions.ActionError as error:
+            form.add_error("email", str(error))
+        else:
+            messages.success(request, _("Invitation sent to %(email)s.") % {"email": form.cleaned_data["email"]})
+            return redirect("accounts:team")
+    return render(request, "accounts/invite.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def change_role(request: HttpRequest, code) -> HttpResponse:
+    member = get_member_for_admin(request, code)
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a valid role."))
+        return redirect("accounts:team")
+    try:
+        actions.do_change_role(membership=member, role=form.cleaned_data["role"], actor=request.user, request=request)
+    except actions.ActionError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Role of %(email)s changed.") % {"email": member.user.email})
+    return redirect("accounts:team")
+
+
+@login_required
+@require_POST
+def suspend(request: HttpRequest, code) -> HttpResponse:
+    member = get_member_for_admin(request, code)
+    try:
+        actions.do_suspend_user(membership=member, actor=request.user, request=request)
+    except actions.ActionError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("%(email)s is suspended.") % {"email": member.user.email})
+    return redirect("accounts:team")
+
+
+@login_required
+@require_POST
+def reactivate(request: HttpRequest, code) -> HttpResponse:
+    member = get_member_for_admin(request, code)
+    actions.do_reactivate_user(membership=member, actor=request.user, request=request)
+    messages.success(request, _("%(email)s is active again.") % {"email": member.user.email})
+    return redirect("accounts:team")
+
+
+@require_http_methods(["GET", "POST"])
+def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = actions.find_usable_invitation(token)
+    if invitation is None:
+        return render(request, "accounts/invitation_invalid.html", status=404)
+    form = AcceptInvitationForm(request.POST or None, email=invitation.email)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = actions.do_accept_invitation(
+                invitation=invitation,
+                full_name=form.cleaned_data["full_name"],
+                password=form.cleaned_data["password1"],
+                request=request,
+            )
+        except actions.ActionError as error:
+            form.add_error(None, str(error))
+        else:
+            login(request, user, backend="accounts.backends.EmailBackend")
+            messages.success(request, _("Welcome to %(agency)s.") % {"agency": invitation.agency.name})
+            return redirect("home")
+    status = 400 if form.errors else 200
+    return render(request, "accounts/accept_invitation.html", {"form": form, "invitation": invitation}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    form = ApiTokenForm(request.POST or None)
+    new_key = None
+    if request.method == "POST" and form.is_valid():
+        _token, new_key = actions.do_create_api_token(user=request.user, name=form.cleaned_data["name"], request=request)
+        form = ApiTokenForm()
+    tokens = ApiToken.objects.filter(user=request.user)
+    context = {"form": form, "tokens": tokens, "new_key": new_key}
+    return render(request, "accounts/api_tokens.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def revoke_api_token(request: HttpRequest, code) -> HttpResponse:
+    token = get_own_token(request, code)
+    actions.do_revoke_api_token(token=token, actor=request.user, request=request)
+    messages.success(request, _("Token %(name)s revoked.") % {"name": token.name})
+    return redirect("accounts:api_tokens")

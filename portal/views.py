@@ -1,0 +1,49 @@
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from accounts.access import current_membership, require_platform_role
+from accounts.models import Agency, User
+from accounts.roles import Capability, role_can
+from portal.health import health_report
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    healthy, report = health_report()
+    report["status"] = "ok" if healthy else "degraded"
+    return JsonResponse(report, status=200 if healthy else 503)
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    if request.user.is_platform_staff:
+        return redirect("platform_home")
+    membership = current_membership(request)
+    if membership is None:
+        return render(request, "portal/no_agency.html", status=403)
+    from search.models import Gallery, Search
+
+    agency = membership.agency
+    searches = Search.objects.filter(agency=agency)
+    if not role_can(membership.role, Capability.AUDIT):
+        searches = searches.filter(created_by=request.user)
+    context = {
+        "gallery_count": Gallery.objects.filter(agency=agency).count(),
+        "recent_searches": searches.select_related("created_by")[:10],
+        "member_count": agency.memberships.count(),
+    }
+    return render(request, "portal/dashboard.html", context)
+
+
+@login_required
+@require_GET
+def platform_home(request: HttpRequest) -> HttpResponse:
+    require_platform_role(request, User.PlatformRole.OPERATOR, User.PlatformRole.SALES)
+    agencies = Agency.objects.exclude(kind=Agency.Kind.DEMO).order_by("name")
+    demos = Agency.objects.filter(kind=Agency.Kind.DEMO).order_by("name")
+    return render(request, "portal/platform_home.html", {"agencies": agencies, "demos": demos})

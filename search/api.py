@@ -1,0 +1,100 @@
+"""REST API v1. The same access helpers and actions as the web views: outsiders get 404."""
+from django.conf import settings
+from django.db.models import Prefetch, prefetch_related_objects
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.decorators import api_view, parser_classes
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.access import get_gallery_for_user, get_image_for_user, get_search_for_user, require_capability
+from accounts.roles import Capability
+from search import actions
+from search.models import Candidate, Gallery, Search
+from search.serializers import (
+    GallerySerializer,
+    ImageSerializer,
+    ImageUploadSerializer,
+    JobSerializer,
+    SearchCreateSerializer,
+    SearchSerializer,
+    SearchSummarySerializer,
+)
+
+
+def _paginated(request: Request, queryset, serializer_class) -> Response:
+    paginator = PageNumberPagination()
+    page = paginator.paginate_queryset(queryset, request)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
+@extend_schema(request=GallerySerializer, responses={200: GallerySerializer(many=True), 201: GallerySerializer})
+@api_view(["GET", "POST"])
+def galleries(request: Request) -> Response:
+    if request.method == "GET":
+        membership = require_capability(request, Capability.VIEW_GALLERIES)
+        return _paginated(request, Gallery.objects.filter(agency=membership.agency), GallerySerializer)
+    membership = require_capability(request, Capability.MANAGE_GALLERIES)
+    serializer = GallerySerializer(data=request.data, context={"agency": membership.agency})
+    serializer.is_valid(raise_exception=True)
+    gallery = actions.do_create_gallery(agency=membership.agency, name=serializer.validated_data["name"],
+                                        description=serializer.validated_data.get("description", ""),
+                                        actor=request.user, request=request)
+    return Response(GallerySerializer(gallery).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(request=ImageUploadSerializer, responses={202: JobSerializer})
+@api_view(["POST"])
+@parser_classes([MultiPartParser, FormParser])
+def gallery_images(request: Request, code: str) -> Response:
+    gallery = get_gallery_for_user(request, code, Capability.ENROLL)
+    serializer = ImageUploadSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    provenance = actions.Provenance(source=data["source"], legal_basis=data["legal_basis"],
+                                    legal_basis_other=data["legal_basis_other"], captured_at=data["captured_at"])
+    subject = actions.get_or_create_subject(gallery=gallery, reference=data["subject_reference"],
+                                            actor=request.user, request=request)
+    try:
+        image = actions.do_upload_image(subject=subject, checked=data["image"], provenance=provenance,
+                                        actor=request.user, request=request)
+    except actions.EnrollmentRefused as refused:
+        return Response({"image": [str(refused)]}, status=status.HTTP_400_BAD_REQUEST)
+    return Response({"code": image.code, "status": image.status}, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(responses=ImageSerializer)
+@api_view(["GET"])
+def image_detail(request: Request, code: str) -> Response:
+    image = get_image_for_user(request, code)
+    return Response(ImageSerializer(image).data)
+
+
+@extend_schema(request=SearchCreateSerializer, responses={200: SearchSummarySerializer(many=True), 202: JobSerializer})
+@api_view(["GET", "POST"])
+@parser_classes([MultiPartParser, FormParser, JSONParser])
+def searches(request: Request) -> Response:
+    if request.method == "GET":
+        membership = require_capability(request, Capability.VIEW_SEARCHES)
+        return _paginated(request, Search.objects.filter(agency=membership.agency), SearchSummarySerializer)
+    membership = require_capability(request, Capability.SEARCH)
+    serializer = SearchCreateSerializer(data=request.data, context={"agency": membership.agency})
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    search = actions.do_create_search(
+        agency=membership.agency, actor=request.user, probe=data["probe"], purpose=data["purpose"],
+        case_number=data["case_number"], galleries=data["galleries"],
+        threshold=data.get("threshold", settings.DEFAULT_MATCH_THRESHOLD),
+        max_candidates=data.get("max_candidates", settings.DEFAULT_MAX_CANDIDATES), request=request,
+    )
+    return Response({"code": search.code, "status": search.status}, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(responses=SearchSerializer)
+@api_view(["GET"])
+def search_detail(request: Request, code: str) -> Response:
+    search = get_search_for_user(request, code)
+    prefetch_related_objects([search], Prefetch("faces__candidates", Candidate.objects.select_related("image")))
+    return Response(SearchSerializer(search).data)

@@ -1,0 +1,299 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from pgvector.django import HnswIndex, VectorField
+
+from accounts.models import Agency
+
+ENCODING_DIMENSIONS = 128
+# Similarity is what people read; the distance is what the index uses. Distance 0.6 shows as 50%.
+SIMILARITY_SCALE = 1.2
+
+
+def distance_to_similarity(distance: float) -> float:
+    return max(0.0, 1.0 - distance / SIMILARITY_SCALE)
+
+
+def similarity_to_distance(similarity: float) -> float:
+    return round((1.0 - similarity) * SIMILARITY_SCALE, 4)
+
+
+class LegalBasis(models.TextChoices):
+    BOOKING_RECORD = "booking_record", _("Booking record")
+    CONSENTED_ENROLLMENT = "consented_enrollment", _("Consented enrollment")
+    COURT_ORDER = "court_order", _("Court order")
+    OTHER = "other", _("Other")
+
+
+class Purpose(models.TextChoices):
+    CRIMINAL_INVESTIGATION = "criminal_investigation", _("Criminal investigation")
+    MISSING_PERSON = "missing_person", _("Missing person")
+    FRAUD_INVESTIGATION = "fraud_investigation", _("Fraud investigation")
+    IDENTITY_VERIFICATION = "identity_verification", _("Identity verification")
+    OTHER = "other", _("Other")
+
+
+class Gallery(models.Model):
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="galleries")
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["agency", "name"], name="gallery_name_unique_in_agency")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Subject(models.Model):
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    gallery = models.ForeignKey(Gallery, on_delete=models.CASCADE, related_name="subjects")
+    reference = models.CharField(_("reference"), max_length=100, help_text=_("Your own id, e.g. a booking number"))
+    display_name = models.CharField(_("display name"), max_length=200, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["reference"]
+        constraints = [
+            models.UniqueConstraint(fields=["gallery", "reference"], name="subject_reference_unique_in_gallery")
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class GalleryImage(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        ENROLLED = "enrolled", _("Enrolled")
+        FAILED = "failed", _("Failed")
+        NEEDS_REVIEW = "needs_review", _("Needs review")
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
+    gallery = models.ForeignKey(Gallery, on_delete=models.CASCADE, related_name="images")
+    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="images")
+    file = models.FileField(upload_to="gallery/%Y/%m/")
+    sha256 = models.CharField(max_length=64)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    source = models.CharField(_("source"), max_length=500)
+    legal_basis = models.CharField(_("legal basis"), max_length=30, choices=LegalBasis.choices)
+    legal_basis_other = models.CharField(_("legal basis (other)"), max_length=300, blank=True)
+    captured_at = models.DateField(_("captured on"), null=True, blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    error = models.CharField(max_length=500, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Boxes and encodings of every face found when there are several; the user picks one.
+    review_faces = models.JSONField(default=list, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [models.UniqueConstraint(fields=["gallery", "sha256"], name="image_sha256_unique_in_gallery")]
+
+
+class Face(models.Model):
+    """One searchable face. Gallery and agency are copied here so the search filters in the index query."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    image = models.ForeignKey(GalleryImage, on_delete=models.CASCADE, related_name="faces")
+    gallery = models.ForeignKey(Gallery, on_delete=models.CASCADE, related_name="+")
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
+    top = models.IntegerField()
+    right = models.IntegerField()
+    bottom = models.IntegerField()
+    left = models.IntegerField()
+    encoding = VectorField(dimensions=ENCODING_DIMENSIONS)
+
+    class Meta:
+        indexes = [
+            HnswIndex(
+                name="face_encoding_hnsw",
+                fields=["encoding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_l2_ops"],
+            ),
+            models.Index(fields=["gallery"], name="face_gallery_idx"),
+        ]
+
+    @property
+    def box(self) -> list[int]:
+        return [self.top, self.right, self.bottom, self.left]
+
+
+class EnrollmentBatch(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
+    gallery = models.ForeignKey(Gallery, on_delete=models.CASCADE, related_name="batches")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    error = models.CharField(max_length=500, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.processed / self.total) if self.total else 100
+
+
+class EnrollmentItem(models.Model):
+    class Outcome(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        ENROLLED = "enrolled", _("Enrolled")
+        NO_FACE = "no_face", _("No face found")
+        SEVERAL_FACES = "several_faces", _("Several faces: pick one")
+        UNREADABLE = "unreadable", _("Unreadable or not an image")
+        DUPLICATE = "duplicate", _("Duplicate of an image already in the gallery")
+        BAD_ROW = "bad_row", _("Bad manifest row")
+        FAILED = "failed", _("Failed")
+
+    batch = models.ForeignKey(EnrollmentBatch, on_delete=models.CASCADE, related_name="items")
+    row_number = models.PositiveIntegerField()
+    filename = models.CharField(max_length=300)
+    subject_reference = models.CharField(max_length=100, blank=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.QUEUED)
+    message = models.CharField(max_length=500, blank=True)
+    image = models.ForeignKey(GalleryImage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Staged upload and manifest values, consumed by the worker.
+    staged_file = models.CharField(max_length=300, blank=True)
+    manifest = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["row_number"]
+        constraints = [models.UniqueConstraint(fields=["batch", "row_number"], name="item_row_unique_in_batch")]
+
+
+class Search(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="searches")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    purpose = models.CharField(_("purpose"), max_length=30, choices=Purpose.choices)
+    case_number = models.CharField(_("case number"), max_length=100)
+    galleries = models.ManyToManyField(Gallery, related_name="+")
+    threshold = models.FloatField(_("match threshold (distance)"))
+    max_candidates = models.PositiveSmallIntegerField(_("maximum candidates per face"))
+    probe = models.FileField(upload_to="probes/%Y/%m/", blank=True)
+    probe_sha256 = models.CharField(max_length=64)
+    probe_width = models.PositiveIntegerField()
+    probe_height = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    error = models.CharField(max_length=500, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["agency", "-created"], name="search_agency_created_idx")]
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {self.Status.DONE, self.Status.FAILED, self.Status.CANCELLED}
+
+
+class SearchFace(models.Model):
+    search = models.ForeignKey(Search, on_delete=models.CASCADE, related_name="faces")
+    index = models.PositiveSmallIntegerField()
+    top = models.IntegerField()
+    right = models.IntegerField()
+    bottom = models.IntegerField()
+    left = models.IntegerField()
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [models.UniqueConstraint(fields=["search", "index"], name="search_face_index_unique")]
+
+    @property
+    def box(self) -> list[int]:
+        return [self.top, self.right, self.bottom, self.left]
+
+
+class Candidate(models.Model):
+    """A ranked lead for one probe face. What was shown is kept even if the gallery face is later deleted."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    search_face = models.ForeignKey(SearchFace, on_delete=models.CASCADE, related_name="candidates")
+    rank = models.PositiveSmallIntegerField()
+    face = models.ForeignKey(Face, on_delete=models.SET_NULL, null=True, related_name="+")
+    image = models.ForeignKey(GalleryImage, on_delete=models.SET_NULL, null=True, related_name="+")
+    distance = models.FloatField()
+    subject_reference = models.CharField(max_length=100)
+    gallery_name = models.CharField(max_length=200)
+    source = models.CharField(max_length=500)
+    legal_basis = models.CharField(max_length=30, choices=LegalBasis.choices)
+    captured_at = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["rank"]
+        constraints = [models.UniqueConstraint(fields=["search_face", "rank"], name="candidate_rank_unique")]
+
+    @property
+    def similarity(self) -> float:
+        """A 0–1 score for people; the distance stays the ground truth."""
+        return distance_to_similarity(self.distance)
+
+
+class AuditChainHead(models.Model):
+    """The newest link of one agency's (or the platform's) audit chain, locked by every writer."""
+
+    chain = models.CharField(max_length=40, unique=True)
+    seq = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64, default="0" * 64)
+
+
+class AuditEvent(models.Model):
+    """Append-only, hash-chained record of who did what. No foreign keys: nothing may cascade into it."""
+
+    chain = models.CharField(max_length=40)
+    seq = models.BigIntegerField()
+    agency_code = models.UUIDField(null=True, blank=True)
+    at = models.DateTimeField()
+    actor_code = models.UUIDField(null=True, blank=True)
+    actor_email = models.CharField(max_length=254, blank=True)
+    actor_ip = models.GenericIPAddressField(null=True, blank=True)
+    event = models.CharField(max_length=50)
+    target = models.CharField(max_length=64, blank=True)
+    outcome = models.CharField(max_length=20, default="ok")
+    details = models.JSONField(default=dict)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["chain", "seq"]
+        constraints = [models.UniqueConstraint(fields=["chain", "seq"], name="audit_seq_unique_in_chain")]
+        indexes = [
+            models.Index(fields=["agency_code", "event", "-at"], name="audit_agency_event_idx"),
+            models.Index(fields=["target"], name="audit_target_idx"),
+        ]

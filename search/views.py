@@ -1,0 +1,249 @@
+import io
+import mimetypes
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from PIL import Image, ImageOps
+
+from accounts.access import (
+    get_batch_for_user,
+    get_candidate_for_user,
+    get_gallery_for_user,
+    get_image_for_user,
+    get_search_for_user,
+    get_subject_for_user,
+    require_capability,
+)
+from accounts.roles import Capability
+from search import actions
+from search.audit import record_event
+from search.bulk import BulkRejected, collect_files, read_manifest, stage_rows
+from search.forms import BulkUploadForm, GalleryForm, ImageUploadForm, SearchForm, SubjectForm
+from search.models import Gallery, GalleryImage, Search
+
+PAGE_SIZE = 25
+
+
+def _page(request: HttpRequest, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+@login_required
+@require_GET
+def gallery_list(request: HttpRequest) -> HttpResponse:
+    membership = require_capability(request, Capability.VIEW_GALLERIES)
+    galleries = Gallery.objects.filter(agency=membership.agency)
+    return render(request, "search/gallery_list.html", {"page": _page(request, galleries)})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def gallery_create(request: HttpRequest) -> HttpResponse:
+    membership = require_capability(request, Capability.MANAGE_GALLERIES)
+    form = GalleryForm(request.POST or None, agency=membership.agency)
+    if request.method == "POST" and form.is_valid():
+        gallery = actions.do_create_gallery(
+            agency=membership.agency, name=form.cleaned_data["name"],
+            description=form.cleaned_data["description"], actor=request.user, request=request,
+        )
+        messages.success(request, _("Gallery created."))
+        return redirect("search:gallery_detail", gallery.code)
+    return render(request, "search/gallery_form.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+@require_GET
+def gallery_detail(request: HttpRequest, code) -> HttpResponse:
+    gallery = get_gallery_for_user(request, code)
+    subjects = gallery.subjects.all()
+    query = request.GET.get("q", "").strip()
+    if query:
+        subjects = subjects.filter(reference__icontains=query)
+    context = {
+        "gallery": gallery,
+        "page": _page(request, subjects),
+        "q": query,
+        "subject_form": SubjectForm(gallery=gallery),
+        "batches": gallery.batches.all()[:5],
+    }
+    return render(request, "search/gallery_detail.html", context)
+
+
+@login_required
+@require_POST
+def subject_create(request: HttpRequest, code) -> HttpResponse:
+    gallery = get_gallery_for_user(request, code, Capability.ENROLL)
+    form = SubjectForm(request.POST, gallery=gallery)
+    if not form.is_valid():
+        context = {"gallery": gallery, "page": _page(request, gallery.subjects.all()), "subject_form": form}
+        return render(request, "search/gallery_detail.html", context, status=400)
+    subject = actions.do_create_subject(gallery=gallery, actor=request.user, request=request, **form.cleaned_data)
+    return redirect("search:subject_detail", subject.code)
+
+
+@login_required
+@require_GET
+def subject_detail(request: HttpRequest, code) -> HttpResponse:
+    subject = get_subject_for_user(request, code)
+    context = {"subject": subject, "images": subject.images.all(), "form": ImageUploadForm()}
+    return render(request, "search/subject_detail.html", context)
+
+
+@login_required
+@require_POST
+def image_upload(request: HttpRequest, code) -> HttpResponse:
+    subject = get_subject_for_user(request, code, Capability.ENROLL)
+    form = ImageUploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        provenance = actions.Provenance(
+            source=form.cleaned_data["source"], legal_basis=form.cleaned_data["legal_basis"],
+            legal_basis_other=form.cleaned_data["legal_basis_other"], captured_at=form.cleaned_data["captured_at"],
+        )
+        try:
+            actions.do_upload_image(subject=subject, checked=form.cleaned_data["image"], provenance=provenance,
+                                    actor=request.user, request=request)
+        except actions.EnrollmentRefused as refused:
+            form.add_error("image", str(refused))
+        else:
+            messages.success(request, _("Photo uploaded; enrollment is running."))
+            return redirect("search:subject_detail", subject.code)
+    context = {"subject": subject, "images": subject.images.all(), "form": form}
+    return render(request, "search/subject_detail.html", context, status=400)
+
+
+@login_required
+@require_GET
+def image_status(request: HttpRequest, code) -> HttpResponse:
+    image = get_image_for_user(request, code)
+    return render(request, "search/_image_card.html", {"image": image})
+
+
+@login_required
+@require_POST
+def image_pick_face(request: HttpRequest, code) -> HttpResponse:
+    image = get_image_for_user(request, code, Capability.ENROLL)
+    try:
+        index = int(request.POST.get("face", ""))
+        actions.do_pick_face(image=image, index=index, actor=request.user, request=request)
+    except (ValueError, actions.EnrollmentRefused):
+        messages.error(request, _("Pick one of the numbered faces."))
+    else:
+        messages.success(request, _("Face chosen; the image is enrolled."))
+    return redirect("search:subject_detail", image.subject.code)
+
+
+def _serve_private_file(field) -> FileResponse:
+    if not field:
+        raise Http404
+    try:
+        handle = field.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    content_type = mimetypes.guess_type(field.name)[0] or "application/octet-stream"
+    response = FileResponse(handle, content_type=content_type)
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_GET
+def image_file(request: HttpRequest, code) -> FileResponse:
+    return _serve_private_file(get_image_for_user(request, code).file)
+
+
+@login_required
+@require_GET
+def candidate_crop(request: HttpRequest, code) -> HttpResponse:
+    candidate = get_candidate_for_user(request, code)
+    if candidate.image is None or candidate.face is None:
+        raise Http404
+    face = candidate.face
+    with candidate.image.file.open("rb") as handle:
+        picture = ImageOps.exif_transpose(Image.open(handle))
+        margin = (face.bottom - face.top) // 3
+        box = (max(0, face.left - margin), max(0, face.top - margin),
+               min(picture.width, face.right + margin), min(picture.height, face.bottom + margin))
+        crop = picture.crop(box).convert("RGB")
+    crop.thumbnail((240, 240))
+    buffer = io.BytesIO()
+    crop.save(buffer, "JPEG", quality=85)
+    response = HttpResponse(buffer.getvalue(), content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def bulk_upload(request: HttpRequest, code) -> HttpResponse:
+    gallery = get_gallery_for_user(request, code, Capability.ENROLL)
+    form = BulkUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            rows = stage_rows(read_manifest(form.cleaned_data["manifest"]), collect_files(form.cleaned_data["files"]))
+        except BulkRejected as rejected:
+            form.add_error(None, str(rejected))
+        else:
+            batch = actions.do_start_bulk_enrollment(gallery=gallery, staged=rows, actor=request.user,
+                                                     request=request)
+            return redirect("search:batch_detail", batch.code)
+    return render(request, "search/bulk_upload.html", {"gallery": gallery, "form": form},
+                  status=400 if form.errors else 200)
+
+
+@login_required
+@require_GET
+def batch_detail(request: HttpRequest, code) -> HttpResponse:
+    batch = get_batch_for_user(request, code)
+    template = "search/_batch_progress.html" if request.htmx else "search/batch_detail.html"
+    return render(request, template, {"batch": batch, "items": batch.items.select_related("image")})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def search_new(request: HttpRequest) -> HttpResponse:
+    membership = require_capability(request, Capability.SEARCH)
+    form = SearchForm(request.POST or None, request.FILES or None, agency=membership.agency)
+    if request.method == "POST" and form.is_valid():
+        search = actions.do_create_search(
+            agency=membership.agency, actor=request.user, probe=form.cleaned_data["probe"],
+            purpose=form.cleaned_data["purpose"], case_number=form.cleaned_data["case_number"],
+            galleries=form.cleaned_data["galleries"], threshold=form.threshold,
+            max_candidates=form.cleaned_data["max_candidates"], request=request,
+        )
+        return redirect("search:search_detail", search.code)
+    return render(request, "search/search_new.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+@require_GET
+def search_list(request: HttpRequest) -> HttpResponse:
+    membership = require_capability(request, Capability.VIEW_SEARCHES)
+    searches = Search.objects.filter(agency=membership.agency).select_related("created_by")
+    mine = request.GET.get("mine") == "1"
+    if mine:
+        searches = searches.filter(created_by=request.user)
+    return render(request, "search/search_list.html",
+                  {"page": _page(request, searches), "mine": mine, "query": "mine=1" if mine else ""})
+
+
+@login_required
+@require_GET
+def search_detail(request: HttpRequest, code) -> HttpResponse:
+    search = get_search_for_user(request, code)
+    faces = search.faces.prefetch_related("candidates")
+    context = {"search": search, "faces": faces}
+    if request.htmx:
+        return render(request, "search/_search_results.html", context)
+    record_event("search.viewed", agency=search.agency, actor=request.user, request=request, target=search.code)
+    return render(request, "search/search_detail.html", context)
+
+
+@login_required
+@require_GET
+def search_probe(request: HttpRequest, code) -> FileResponse:
+    return _serve_private_file(get_search_for_user(request, code).probe)

@@ -1,0 +1,132 @@
+"""Shared fixtures: the three people in two agencies, a real Celery worker on the test database,
+and the real photos in ../shared/faces."""
+import os
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from accounts.models import Agency, Membership, Role, User
+from portal.celery import app as celery_app
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+FACES_DIR = BASE_DIR.parent / "shared" / "faces"
+PASSWORD = "a-long-test-password-42"
+
+# The test run gets its own queue, so a development worker never takes its jobs (and the reverse).
+TEST_QUEUE = f"portal-test-{uuid.uuid4().hex[:8]}"
+settings.CELERY_TASK_DEFAULT_QUEUE = TEST_QUEUE
+celery_app.conf.task_default_queue = TEST_QUEUE
+
+
+def face_bytes(name: str) -> bytes:
+    return (FACES_DIR / name).read_bytes()
+
+
+@dataclass
+class People:
+    agency: Agency
+    other_agency: Agency
+    admin: User
+    investigator: User
+    auditor: User
+    outsider: User
+
+
+def make_member(email: str, agency: Agency, role: str) -> User:
+    user = User.objects.create_user(email, PASSWORD, full_name=email.split("@")[0].title())
+    Membership.objects.create(user=user, agency=agency, role=role)
+    return user
+
+
+@pytest.fixture
+def people(db) -> People:
+    agency = Agency.objects.create(name="Alpha Police", kind=Agency.Kind.LAW_ENFORCEMENT, country="FR")
+    other = Agency.objects.create(name="Beta Bank", kind=Agency.Kind.PRIVATE, country="GB")
+    return People(
+        agency=agency,
+        other_agency=other,
+        admin=make_member("admin@alpha.test", agency, Role.ADMIN),
+        investigator=make_member("investigator@alpha.test", agency, Role.INVESTIGATOR),
+        auditor=make_member("auditor@alpha.test", agency, Role.AUDITOR),
+        outsider=make_member("outsider@beta.test", other, Role.ADMIN),
+    )
+
+
+def client_for(client, user: User):
+    client.force_login(user)
+    return client
+
+
+def worker_database_url() -> str:
+    db = connection.settings_dict
+    query = f"host={quote(db['HOST'])}" + (f"&port={db['PORT']}" if db["PORT"] else "")
+    return f"postgresql://{quote(db['USER'])}:{quote(db['PASSWORD'] or '')}@/{db['NAME']}?{query}"
+
+
+class WorkerProcess:
+    """A real `celery worker` in its own process, on the test database and the test queue."""
+
+    def __init__(self, database_url: str):
+        self.database_url = database_url
+        self.process: subprocess.Popen | None = None
+        self.log_path = BASE_DIR / "var" / "test-worker.log"
+
+    def start(self) -> None:
+        env = dict(os.environ, DATABASE_URL=self.database_url, PORTAL_QUEUE=TEST_QUEUE, DB_CONN_MAX_AGE="0")
+        self.log_path.parent.mkdir(exist_ok=True)
+        command = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", TEST_QUEUE, "--concurrency", "2",
+                   "-l", "info", "--without-mingle", "--without-gossip", "-n", f"test-{uuid.uuid4().hex[:6]}@%h"]
+        self.process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=self.log_path.open("ab"),
+                                        stderr=subprocess.STDOUT)
+        self.wait_until_answering()
+
+    def wait_until_answering(self, timeout: float = 60) -> None:
+        from portal.celery import ping
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"The test worker exited; see {self.log_path}")
+            try:
+                if ping.apply_async(expires=5).get(timeout=3) == "pong":
+                    return
+            except Exception:
+                continue
+        raise RuntimeError(f"The test worker did not answer; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+@pytest.fixture(scope="session")
+def worker(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        process = WorkerProcess(worker_database_url())
+    process.start()
+    yield process
+    process.stop()
+
+
+def wait_for(predicate, timeout: float = 60, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"Timed out after {timeout}s waiting for {predicate}")
