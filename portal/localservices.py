@@ -34,15 +34,15 @@ def ensure_postgres() -> str:
     return str(socket_dir)
 
 
-def ensure_local_database(socket_dir: str) -> None:
+def ensure_local_database(socket_dir: str, name: str = LOCAL_DB_NAME) -> None:
     import psycopg2
 
     connection = psycopg2.connect(host=socket_dir, user="postgres", dbname="postgres")
     connection.autocommit = True
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [LOCAL_DB_NAME])
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
         if cursor.fetchone() is None:
-            cursor.execute(f'CREATE DATABASE "{LOCAL_DB_NAME}"')
+            cursor.execute(f'CREATE DATABASE "{name}"')
     connection.close()
 
 

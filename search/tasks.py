@@ -13,7 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from search import actions
+from search import actions, faceindex
 from search.audit import record_event
 from search.images import CheckedImage, ImageRejected
 from search.models import Candidate, EnrollmentBatch, EnrollmentItem, GalleryImage, Search, SearchFace
@@ -77,7 +77,7 @@ def enroll_image(self, image_id: int) -> None:
         retry_or_fail(self, image, exc, lambda reason: fail_image(image.pk, reason))
         return
     with transaction.atomic():
-        locked = GalleryImage.objects.select_for_update().select_related("subject", "agency").filter(
+        locked = GalleryImage.objects.select_for_update(of=("self",)).select_related("subject", "agency").filter(
             pk=image.pk, status=GalleryImage.Status.PENDING
         ).first()
         if locked is not None:
@@ -177,6 +177,7 @@ def run_search(self, search_id: int) -> None:
         return
     try:
         detection = detect_faces(read_file(search.probe), settings.DETECTION_MAX_SIDE)
+        faceindex.refresh(search.agency_id)  # outside the transaction: it may wait for enrollments to commit
         store_results(search.pk, detection)
     except ImageRejected as rejected:
         fail_search(search.pk, str(rejected))
@@ -186,7 +187,7 @@ def run_search(self, search_id: int) -> None:
 
 def store_results(search_id: int, detection) -> None:
     with transaction.atomic():
-        search = Search.objects.select_for_update().select_related("agency").filter(
+        search = Search.objects.select_for_update(of=("self",)).select_related("agency").filter(
             pk=search_id, status=Search.Status.RUNNING
         ).first()
         if search is None:  # cancelled (e.g. the user was suspended) or already finished: deliver nothing
