@@ -182,22 +182,10 @@ class BenchWorker:
                    "-n", f"{BENCH_QUEUE}@%h"]
         self.process = subprocess.Popen(command, cwd=BASE_DIR, env=dict(os.environ, **bench_environment()),
                                         stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT)
-        self._wait_until_answering()
+        from portal.celery import wait_for_worker
+
+        wait_for_worker(self.process, self.log_path, timeout=90)
         return self
-
-    def _wait_until_answering(self, timeout: float = 90) -> None:
-        from portal.celery import ping
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"The bench worker exited; see {self.log_path}")
-            try:
-                if ping.apply_async(expires=5).get(timeout=3) == "pong":
-                    return
-            except Exception:
-                continue
-        raise RuntimeError(f"The bench worker did not answer; see {self.log_path}")
 
     def __exit__(self, *exc_info) -> None:
         stop(self.process)

@@ -44,10 +44,11 @@ class SyntheticGallery:
     centres: np.ndarray
     identities: np.ndarray  # identity of each main-agency face
 
-    def probes(self, count: int, seed: int = 1) -> np.ndarray:
-        """New images of identities the main agency holds."""
+    def probes(self, count: int, seed: int = 1, gallery_id: int | None = None) -> np.ndarray:
+        """New images of identities the main agency holds (in that gallery, if given)."""
         rng = np.random.default_rng(seed)
-        chosen = self.identities[rng.integers(0, len(self.identities), count)]
+        held = self.identities if gallery_id is None else self.identities[self.gallery_ids == gallery_id]
+        chosen = held[rng.integers(0, len(held), count)]
         noise = rng.normal(0, 0.025, (count, ENCODING_DIMENSIONS))
         return (self.centres[chosen] + noise).astype(np.float32)
 

@@ -13,8 +13,10 @@ found at once.
 """
 import logging
 import math
+import os
 import time
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import faiss
 import numpy as np
@@ -39,7 +41,18 @@ TRAINING_POINTS_PER_LIST = 40  # faiss asks for at least 39
 # Distances from float16 encodings are off by at most ~0.003: candidates are judged with this much room.
 DISTANCE_SLACK = 0.01
 
-faiss.omp_set_num_threads(1)  # one query per worker process; OpenMP threads only fight each other on a busy host
+MAX_CACHED_BITMAPS = 64  # 1M faces: 125 kB each
+
+
+@contextmanager
+def openmp_threads(count: int):
+    """OpenMP's thread count is shared by the whole process, dlib's face detection included: set it, then restore it."""
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(count)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(previous)
 
 
 @dataclass
@@ -50,6 +63,8 @@ class AgencyIndex:
     gallery_ids: np.ndarray  # gallery pk of each position
     watermark: int  # every face of the agency with an id up to this one was committed, and loaded, at build
     trained_size: int
+    # Bitmaps of the positions in a set of galleries, for searches that leave some galleries out.
+    bitmaps: dict[frozenset, np.ndarray] = field(default_factory=dict)
 
     @property
     def lists(self) -> int:
@@ -68,19 +83,29 @@ class AgencyIndex:
         """Up to k (face pks, approximate distances) in the given galleries, nearest first."""
         query = np.asarray(encoding, dtype=np.float32).reshape(1, ENCODING_DIMENSIONS)
         params = faiss.SearchParametersIVF(nprobe=self.nprobe) if self.lists else faiss.SearchParameters()
-        allowed = np.isin(self.gallery_ids, gallery_ids)
-        if not allowed.all():
-            bitmap = np.packbits(allowed, bitorder="little")  # kept alive until the search returns
-            params.sel = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
-        squared, positions = self.index.search(query, k, params=params)
+        bitmap = self.bitmap_of(frozenset(gallery_ids))  # referenced here until the search returns
+        if bitmap is not None:
+            params.sel = faiss.IDSelectorBitmap(len(self.face_ids), faiss.swig_ptr(bitmap))
+        with openmp_threads(1):  # one query: a second thread would only wait at a barrier
+            squared, positions = self.index.search(query, k, params=params)
         found = positions[0] >= 0
         return self.face_ids[positions[0][found]], np.sqrt(squared[0][found])
+
+    def bitmap_of(self, galleries: frozenset) -> np.ndarray | None:
+        """None when the search covers every gallery in the index."""
+        if galleries not in self.bitmaps:
+            if len(self.bitmaps) >= MAX_CACHED_BITMAPS:
+                self.bitmaps.clear()
+            allowed = np.isin(self.gallery_ids, list(galleries))
+            self.bitmaps[galleries] = None if allowed.all() else np.packbits(allowed, bitorder="little")
+        return self.bitmaps[galleries]
 
     def add(self, face_ids: np.ndarray, gallery_ids: np.ndarray, encodings: np.ndarray, watermark: int) -> None:
         self.index.add(encodings)
         self.face_ids = np.concatenate([self.face_ids, face_ids])
         self.gallery_ids = np.concatenate([self.gallery_ids, gallery_ids])
         self.watermark = watermark
+        self.bitmaps.clear()
 
 
 _indexes: dict[int, AgencyIndex] = {}
@@ -190,17 +215,22 @@ class _CopySink:
 def build(agency_id: int, watermark: int) -> AgencyIndex:
     started = time.monotonic()
     face_ids, gallery_ids, encodings = load_faces(agency_id, 0, watermark)
-    if len(face_ids) < settings.FACE_INDEX_IVF_FROM:
-        index = faiss.IndexScalarQuantizer(ENCODING_DIMENSIONS, faiss.ScalarQuantizer.QT_fp16)
-    else:
-        lists = round(math.sqrt(len(face_ids)))
-        index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatL2(ENCODING_DIMENSIONS), ENCODING_DIMENSIONS, lists,
-                                              faiss.ScalarQuantizer.QT_fp16)
-        sample = np.random.default_rng(0).choice(len(encodings), min(len(encodings), lists * TRAINING_POINTS_PER_LIST),
-                                                 replace=False)
-        index.train(encodings[np.sort(sample)])
-    index.add(encodings)
+    with openmp_threads(os.cpu_count() or 1):  # training and adding do use every core
+        index = _trained_index(encodings)
+        index.add(encodings)
     built = AgencyIndex(agency_id=agency_id, index=index, face_ids=face_ids, gallery_ids=gallery_ids,
                         watermark=watermark, trained_size=len(face_ids))
     logger.info("Face index of agency %s: %s, built in %.1f s", agency_id, built.describe(), time.monotonic() - started)
     return built
+
+
+def _trained_index(encodings: np.ndarray) -> faiss.Index:
+    if len(encodings) < settings.FACE_INDEX_IVF_FROM:
+        return faiss.IndexScalarQuantizer(ENCODING_DIMENSIONS, faiss.ScalarQuantizer.QT_fp16)
+    lists = round(math.sqrt(len(encodings)))
+    index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatL2(ENCODING_DIMENSIONS), ENCODING_DIMENSIONS, lists,
+                                          faiss.ScalarQuantizer.QT_fp16)
+    sample = np.random.default_rng(0).choice(len(encodings), min(len(encodings), lists * TRAINING_POINTS_PER_LIST),
+                                             replace=False)
+    index.train(encodings[np.sort(sample)])
+    return index

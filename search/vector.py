@@ -38,5 +38,6 @@ def exact_nearest_faces(where: Q, encoding, threshold: float, limit: int) -> lis
         .filter(distance__lt=threshold)
         .order_by("distance")
         .select_related("image__subject", "gallery")
+        .defer("encoding")  # the caller needs the distance, not the vector
     )
     return list(queryset[:limit])
