@@ -1,12 +1,13 @@
 """Vector stage: latency and true-match recall of the 1:N query the product runs.
 
-    .venv/bin/python bench/vector_search.py --faces 100000 [--queries 200] [--explore]
+    .venv/bin/python -m bench.vector_search --faces 100000 [--queries 200] [--explore]
 
-Times search.vector.nearest_faces, with the agency and gallery filters a search uses, over synthetic dlib-like encodings in the real tables
-(bench/synthetic.py). The baseline, measured in the same run, is the same function with no in-memory
-index: the exact SQL scan. "Recall" is the share of true matches (the faces within distance 0.6 among
-the exact 10 nearest) that the query returns. --explore also measures pgvector's own indexes
-(HNSW, ivfflat), built on the same table (partial: the agency's rows) and dropped afterwards.
+Times search.vector.nearest_faces, with the agency and gallery filters a search uses, over synthetic
+dlib-like encodings in the real tables (bench/synthetic.py). The baseline, measured in the same run, is
+the same function with no in-memory index: the exact SQL scan. "Recall" is the share of true matches
+(the faces within distance 0.6 among the exact 10 nearest) that the query returns. --explore also
+measures pgvector's own indexes (HNSW, ivfflat), built on the same table (partial: on the agency's rows)
+and dropped afterwards.
 """
 import argparse
 import time
