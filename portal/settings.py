@@ -192,7 +192,7 @@ FACE_INDEX_MIN_FACES = env_int("FACE_INDEX_MIN_FACES", 20_000, minimum=1)  # sma
 FACE_INDEX_IVF_FROM = env_int("FACE_INDEX_IVF_FROM", 250_000, minimum=1)  # smaller: exact in-memory scan
 FACE_INDEX_PROBED_SHARE = env_float("FACE_INDEX_PROBED_SHARE", 0.125)  # share of the IVF lists read per query
 FACE_INDEX_MAX_UNINDEXED = env_int("FACE_INDEX_MAX_UNINDEXED", 5_000, minimum=0)  # newer faces, scanned in SQL
-FACE_INDEX_SETTLE_SECONDS = env_float("FACE_INDEX_SETTLE_SECONDS", 5.0)  # wait for open writers before a build
+FACE_INDEX_SETTLE_SECONDS = env_float("FACE_INDEX_SETTLE_SECONDS", 5.0)  # wait for open transactions before a build
 
 CELERY_TASK_DEFAULT_QUEUE = env_str("PORTAL_QUEUE", "portal")
 CELERY_TASK_ACKS_LATE = True

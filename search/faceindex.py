@@ -122,7 +122,7 @@ def forget(agency_id: int) -> None:
 def refresh(agency_id: int) -> AgencyIndex | None:
     """Builds the agency's index once it is large enough, and adds new faces once there are many.
 
-    Call it outside any transaction (it waits for other writers to finish). Cheap when nothing is due:
+    Call it outside any transaction (it may wait for open transactions to end). Cheap when nothing is due:
     one bounded count."""
     if connection.in_atomic_block:
         raise RuntimeError("faceindex.refresh() must run outside a transaction")
@@ -133,7 +133,7 @@ def refresh(agency_id: int) -> AgencyIndex | None:
         return existing
     watermark = settled_watermark()
     if watermark is None:
-        logger.warning("Writers did not finish in time; the face index of agency %s stays as it was", agency_id)
+        logger.warning("Open transactions did not end in time; the face index of agency %s stays as it was", agency_id)
         return existing
     if existing is None or len(existing.face_ids) >= 2 * existing.trained_size:
         _indexes[agency_id] = build(agency_id, watermark)
@@ -152,33 +152,25 @@ def _count_faces(agency_id: int, after: int, up_to: int) -> int:
 
 
 def settled_watermark() -> int | None:
-    """The highest committed face id W, once every transaction that was writing when W was read has ended.
+    """The highest committed face id W, once every transaction that had begun when W was read has ended.
 
     Ids are drawn before commit, so a face with a lower id can still commit after W is read. Waiting for
-    those writers means every face with an id up to W is visible to the next statement or never will be;
-    faces above W are the ones search.vector scans exactly. None when the writers take too long."""
+    the transactions begun by then means every face with an id up to W is visible to the next statement
+    or never will be; faces above W are the ones search.vector scans exactly. None when they take too
+    long. (Transactions of the server's other databases count too: waiting for them is merely safe.)"""
     deadline = time.monotonic() + settings.FACE_INDEX_SETTLE_SECONDS
     with connection.cursor() as cursor:
         cursor.execute("SELECT COALESCE(max(id), 0) FROM search_face")
         watermark = cursor.fetchone()[0]
-        writers = _writing_transactions(cursor, among=None)
-        while writers:
+        cursor.execute("SELECT pg_current_xact_id()")  # every transaction begun so far has a lower id
+        newest = cursor.fetchone()[0]
+        while True:
+            cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot()) >= %s::xid8", [newest])
+            if cursor.fetchone()[0]:
+                return watermark
             if time.monotonic() > deadline:
                 return None
             time.sleep(0.02)
-            writers = _writing_transactions(cursor, among=writers)
-    return watermark
-
-
-def _writing_transactions(cursor, among: list[str] | None) -> list[str]:
-    """Ids of this database's open transactions that have written something (other than this session's)."""
-    cursor.execute("SELECT pg_stat_clear_snapshot()")  # pg_stat_activity is otherwise frozen per transaction
-    cursor.execute(
-        "SELECT backend_xid::text FROM pg_stat_activity WHERE datname = current_database() "
-        "AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
-    )
-    open_now = [row[0] for row in cursor.fetchall()]
-    return open_now if among is None else [xid for xid in open_now if xid in among]
 
 
 def load_faces(agency_id: int, after: int, up_to: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
