@@ -4,10 +4,17 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role
+from privacy.lockout import lockout_message
 
 
 class EmailLoginForm(AuthenticationForm):
     username = forms.EmailField(label=_("E-mail"), widget=forms.EmailInput(attrs={"autofocus": True}))
+
+    def clean(self):
+        locked = lockout_message(self.cleaned_data.get("username") or "", self.request)
+        if locked:
+            raise forms.ValidationError(locked, code="locked_out")
+        return super().clean()
 
 
 class InviteForm(forms.Form):

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -44,9 +45,13 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "accounts",
     "search",
     "billing",
+    "privacy",
     "portal",
 ]
 
@@ -57,8 +62,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.AccountStateMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "privacy.sessions.SessionTimeoutMiddleware",
+    "privacy.mfa.MfaRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -249,6 +257,27 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# Privacy and account security
+SUPPRESSION_THRESHOLD = env_float("SUPPRESSION_THRESHOLD", DEFAULT_MATCH_THRESHOLD)
+PROBE_RETENTION_DEFAULT_DAYS = env_int("PROBE_RETENTION_DEFAULT_DAYS", 90, minimum=1)
+PROBE_RETENTION_MAX_DAYS = env_int("PROBE_RETENTION_MAX_DAYS", 365, minimum=1)
+GALLERY_REVIEW_DEFAULT_DAYS = env_int("GALLERY_REVIEW_DEFAULT_DAYS", 3 * 365, minimum=1)
+GALLERY_REVIEW_MAX_DAYS = env_int("GALLERY_REVIEW_MAX_DAYS", 3 * 365, minimum=1)  # BIPA's three years
+ERASURE_REQUESTS_PER_IP_PER_HOUR = env_int("ERASURE_REQUESTS_PER_IP_PER_HOUR", 3, minimum=1)
+ERASURE_FORM_MIN_SECONDS = env_int("ERASURE_FORM_MIN_SECONDS", 3, minimum=0)
+TENANT_POLICY_DEFAULT_COUNTRIES = env_list("TENANT_POLICY_DEFAULT_COUNTRIES", ["FR", "GB", "US"])
+TENANT_POLICY_DEFAULT_KINDS = ["law_enforcement", "government", "private"]
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 10, minimum=1)
+SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 30 * 60, minimum=60)
+SESSION_ABSOLUTE_TIMEOUT = env_int("SESSION_ABSOLUTE_TIMEOUT", 12 * 3600, minimum=300)
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Face-search portal")
+CELERY_BEAT_SCHEDULE["privacy-retention-purge"] = {
+    "task": "privacy.purge_due_data",
+    "schedule": crontab(hour=env_int("RETENTION_PURGE_HOUR", 3, minimum=0), minute=15),
+}
 
 LOGGING = {
     "version": 1,

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Agency, User
+from privacy.suppression import SUPPRESSED_MESSAGE, any_suppressed, is_suppressed
 from search.audit import record_event
 from search.images import CheckedImage
 from search.models import EnrollmentBatch, EnrollmentItem, Face, Gallery, GalleryImage, Search, Subject
@@ -139,6 +140,9 @@ def record_detection(image: GalleryImage, faces: list, actor: User | None) -> No
     """Turns a detection into the image's status and searchable faces; the caller holds the transaction."""
     image.review_faces = []
     image.error = ""
+    if any_suppressed(faces):
+        refuse_suppressed_image(image, actor)
+        return
     if not faces:
         image.status = GalleryImage.Status.FAILED
         image.error = _("No face found in this image.")
@@ -155,6 +159,17 @@ def record_detection(image: GalleryImage, faces: list, actor: User | None) -> No
                      details={"subject": image.subject.reference, "sha256": image.sha256})
 
 
+def refuse_suppressed_image(image: GalleryImage, actor: User | None) -> None:
+    """A photo of someone on the suppression list is not kept: its file goes, the refusal stays visible."""
+    delete_files_after_commit([image.file.name])
+    image.file = ""
+    image.status = GalleryImage.Status.FAILED
+    image.error = str(SUPPRESSED_MESSAGE)
+    image.save(update_fields=["status", "error", "review_faces", "file"])
+    record_event("image.suppressed", agency=image.agency, actor=actor, target=image.code,
+                 details={"sha256": image.sha256})
+
+
 def _add_face(image: GalleryImage, box, encoding) -> Face:
     top, right, bottom, left = box
     return Face.objects.create(
@@ -169,6 +184,8 @@ def do_pick_face(*, image: GalleryImage, index: int, actor: User, request=None) 
         if image.status != GalleryImage.Status.NEEDS_REVIEW or not 0 <= index < len(image.review_faces):
             raise EnrollmentRefused(_("This image has no face to pick."))
         chosen = image.review_faces[index]
+        if is_suppressed(chosen["encoding"]):
+            raise EnrollmentRefused(SUPPRESSED_MESSAGE)
         _add_face(image, chosen["box"], chosen["encoding"])
         image.status = GalleryImage.Status.ENROLLED
         image.error = ""

@@ -13,6 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from privacy.suppression import SUPPRESSED_MESSAGE, any_suppressed
 from search import actions
 from search.audit import record_event
 from search.images import CheckedImage, ImageRejected
@@ -118,6 +119,9 @@ def enroll_item(item: EnrollmentItem) -> None:
         detection = detect_faces(data, settings.DETECTION_MAX_SIDE)
     except ImageRejected as rejected:
         finish_item(item, EnrollmentItem.Outcome.UNREADABLE, str(rejected))
+        return
+    if any_suppressed(detection.faces):
+        finish_item(item, EnrollmentItem.Outcome.FAILED, str(SUPPRESSED_MESSAGE))
         return
     checked = CheckedImage(data=data, format=detection.format, width=detection.width, height=detection.height,
                            sha256=sha256)

@@ -4,12 +4,13 @@ from django.conf import settings
 from django.db import connection
 from pgvector.django import L2Distance
 
+from privacy.suppression import exclude_suppressed, suppressions_near
 from search.models import Face
 
 
 def nearest_faces(*, agency_id: int, gallery_ids: list[int], encoding, threshold: float, limit: int) -> list[Face]:
-    """Faces within `threshold` of `encoding`, nearest first, each with a `distance` attribute.
-    Must run inside a transaction (the index settings are SET LOCAL)."""
+    """Faces within `threshold` of `encoding`, nearest first, each with a `distance` attribute, never a
+    face on the suppression list. Must run inside a transaction (the index settings are SET LOCAL)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(max(settings.HNSW_EF_SEARCH, limit))])
         cursor.execute("SELECT set_config('hnsw.iterative_scan', 'strict_order', true)")
@@ -18,6 +19,9 @@ def nearest_faces(*, agency_id: int, gallery_ids: list[int], encoding, threshold
         Face.objects.filter(agency_id=agency_id, gallery_id__in=gallery_ids)
         .annotate(distance=distance)
         .filter(distance__lt=threshold)
+    )
+    queryset = (
+        exclude_suppressed(queryset, suppressions_near(encoding, threshold))
         .order_by("distance")
         .select_related("image__subject", "gallery")
     )

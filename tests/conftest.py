@@ -15,6 +15,7 @@ from django.db import connection
 
 from accounts.models import Agency, Membership, Role, User
 from portal.celery import app as celery_app
+from tests.mfa import mark_mfa_verified
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 FACES_DIR = BASE_DIR.parent / "shared" / "faces"
@@ -61,7 +62,9 @@ def people(db) -> People:
 
 
 def client_for(client, user: User):
+    """A client logged in as `user`, past the second factor with the user's real TOTP device."""
     client.force_login(user)
+    mark_mfa_verified(client, user)
     return client
 
 

@@ -1,0 +1,23 @@
+from django import template
+from django.db.models import Q
+
+from privacy.models import SearchPurge
+from search.models import AuditEvent
+
+register = template.Library()
+
+
+@register.simple_tag
+def retention_purge(search) -> SearchPurge | None:
+    """The purge record of a search whose probe and results are gone, or None."""
+    return SearchPurge.objects.filter(search=search).first()
+
+
+@register.inclusion_tag("privacy/_audit_trail.html")
+def audit_trail(search) -> dict:
+    """The search's own audit events, which outlive its probe and results."""
+    code = str(search.code)
+    events = AuditEvent.objects.filter(chain=str(search.agency.code)).filter(
+        Q(target=code) | Q(event="retention.purged", details__search_codes__contains=[code])
+    ).order_by("seq")
+    return {"events": events}
