@@ -33,9 +33,9 @@ def erasure_request(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return render(request, "privacy/erasure_request.html", {"form": ErasureRequestForm()})
     if not take_erasure_slot(request):
-        form = ErasureRequestForm()
-        form.add_error(None, _("Too many requests from your network. Please try again in an hour."))
-        return render(request, "privacy/erasure_request.html", {"form": form}, status=429)
+        refusal = _("Too many requests from your network. Please try again in an hour.")
+        return render(request, "privacy/erasure_request.html", {"form": ErasureRequestForm(), "refusal": refusal},
+                      status=429)
     form = ErasureRequestForm(request.POST, request.FILES)
     if form.filled_by_a_robot:
         logger.info("Erasure form honeypot filled from %s", client_ip(request))
