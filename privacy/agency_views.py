@@ -18,16 +18,12 @@ from search.models import Face
 PAGE_SIZE = 25
 
 
-def _confirm(request, template: str, context: dict, status: int = 200) -> HttpResponse:
-    return render(request, f"privacy/{template}", context, status=status)
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def image_delete(request: HttpRequest, code) -> HttpResponse:
     image = get_image_for_user(request, code, Capability.MANAGE_GALLERIES)
     if request.method == "GET":
-        return _confirm(request, "image_delete.html", {"image": image})
+        return render(request, "privacy/image_delete.html", {"image": image})
     deletion.do_delete_image(image=image, actor=request.user, request=request)
     messages.success(request, _("The photo and its face encoding were deleted."))
     return redirect("search:subject_detail", image.subject.code)
@@ -40,7 +36,7 @@ def subject_delete(request: HttpRequest, code) -> HttpResponse:
     if request.method == "GET":
         context = {"subject": subject, "images": subject.images.count(),
                    "faces": Face.objects.filter(image__subject=subject).count()}
-        return _confirm(request, "subject_delete.html", context)
+        return render(request, "privacy/subject_delete.html", context)
     erased = deletion.do_delete_subject(subject=subject, actor=request.user, request=request)
     messages.success(request, _("Subject deleted with %(images)s photos and %(faces)s face encodings.")
                      % {"images": erased.images, "faces": erased.faces})
@@ -59,7 +55,7 @@ def gallery_delete(request: HttpRequest, code) -> HttpResponse:
         return redirect("search:gallery_list")
     context = {"gallery": gallery, "form": form, "subjects": gallery.subjects.count(),
                "images": gallery.images.count(), "faces": Face.objects.filter(gallery=gallery).count()}
-    return _confirm(request, "gallery_delete.html", context, status=400 if form.errors else 200)
+    return render(request, "privacy/gallery_delete.html", context, status=400 if form.errors else 200)
 
 
 @login_required

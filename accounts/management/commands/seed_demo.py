@@ -41,6 +41,7 @@ class Command(BaseCommand):
                 if agency_index is not None:
                     Membership.objects.get_or_create(user=user, defaults={"agency": agencies[agency_index], "role": role})
         self.stdout.write("Demo logins (password for all: %s)" % DEMO_PASSWORD)
+        self.stdout.write("  Each account enrolls an authenticator app (TOTP) at its first login.")
         for email, _name, agency_index, role, platform_role in PEOPLE:
             where = AGENCIES[agency_index][0] if agency_index is not None else "platform"
             self.stdout.write(f"  {email:<32} {role or platform_role:<14} {where}")
