@@ -12,6 +12,7 @@ from accounts.access import get_member_for_admin, get_own_token, require_capabil
 from accounts.forms import AcceptInvitationForm, ApiTokenForm, InviteForm, RoleForm
 from accounts.models import ApiToken, Invitation
 from accounts.roles import Capability
+from portal.forms import posted
 
 
 @require_GET
@@ -34,7 +35,7 @@ def team(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def invite(request: HttpRequest) -> HttpResponse:
     membership = require_capability(request, Capability.MANAGE_PEOPLE)
-    form = InviteForm(request.POST or None)
+    form = InviteForm(posted(request)[0])
     if request.method == "POST" and form.is_valid():
         try:
             actions.do_invite_user(
@@ -96,7 +97,7 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
     invitation = actions.find_usable_invitation(token)
     if invitation is None:
         return render(request, "accounts/invitation_invalid.html", status=404)
-    form = AcceptInvitationForm(request.POST or None, email=invitation.email)
+    form = AcceptInvitationForm(posted(request)[0], email=invitation.email)
     if request.method == "POST" and form.is_valid():
         try:
             user = actions.do_accept_invitation(
@@ -118,7 +119,7 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def api_tokens(request: HttpRequest) -> HttpResponse:
-    form = ApiTokenForm(request.POST or None)
+    form = ApiTokenForm(posted(request)[0])
     new_key = None
     if request.method == "POST" and form.is_valid():
         _token, new_key = actions.do_create_api_token(user=request.user, name=form.cleaned_data["name"], request=request)

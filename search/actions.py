@@ -15,7 +15,15 @@ from django.utils.translation import gettext as _
 from accounts.models import Agency, User
 from search.audit import record_event
 from search.images import CheckedImage
-from search.models import EnrollmentBatch, EnrollmentItem, Face, Gallery, GalleryImage, Search, Subject
+from search.models import (
+    EnrollmentBatch,
+    EnrollmentItem,
+    Face,
+    Gallery,
+    GalleryImage,
+    Search,
+    Subject,
+)
 
 
 class EnrollmentRefused(ValueError):

@@ -9,7 +9,12 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.access import get_gallery_for_user, get_image_for_user, get_search_for_user, require_capability
+from accounts.access import (
+    get_gallery_for_user,
+    get_image_for_user,
+    get_search_for_user,
+    require_capability,
+)
 from accounts.roles import Capability
 from search import actions
 from search.models import Candidate, Gallery, Search

@@ -16,7 +16,14 @@ from django.utils.translation import gettext as _
 from search import actions
 from search.audit import record_event
 from search.images import CheckedImage, ImageRejected
-from search.models import Candidate, EnrollmentBatch, EnrollmentItem, GalleryImage, Search, SearchFace
+from search.models import (
+    Candidate,
+    EnrollmentBatch,
+    EnrollmentItem,
+    GalleryImage,
+    Search,
+    SearchFace,
+)
 from search.recognition import detect_faces, load_models
 from search.vector import nearest_faces
 

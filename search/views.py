@@ -20,11 +20,18 @@ from accounts.access import (
     require_capability,
 )
 from accounts.roles import Capability
+from portal.forms import posted
 from search import actions
 from search.audit import record_event
 from search.bulk import BulkRejected, collect_files, read_manifest, stage_rows
-from search.forms import BulkUploadForm, GalleryForm, ImageUploadForm, SearchForm, SubjectForm
-from search.models import Gallery, GalleryImage, Search
+from search.forms import (
+    BulkUploadForm,
+    GalleryForm,
+    ImageUploadForm,
+    SearchForm,
+    SubjectForm,
+)
+from search.models import Gallery, Search
 
 PAGE_SIZE = 25
 
@@ -45,7 +52,7 @@ def gallery_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def gallery_create(request: HttpRequest) -> HttpResponse:
     membership = require_capability(request, Capability.MANAGE_GALLERIES)
-    form = GalleryForm(request.POST or None, agency=membership.agency)
+    form = GalleryForm(posted(request)[0], agency=membership.agency)
     if request.method == "POST" and form.is_valid():
         gallery = actions.do_create_gallery(
             agency=membership.agency, name=form.cleaned_data["name"],
@@ -181,7 +188,7 @@ def candidate_crop(request: HttpRequest, code) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def bulk_upload(request: HttpRequest, code) -> HttpResponse:
     gallery = get_gallery_for_user(request, code, Capability.ENROLL)
-    form = BulkUploadForm(request.POST or None, request.FILES or None)
+    form = BulkUploadForm(*posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             rows = stage_rows(read_manifest(form.cleaned_data["manifest"]), collect_files(form.cleaned_data["files"]))
@@ -207,7 +214,7 @@ def batch_detail(request: HttpRequest, code) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def search_new(request: HttpRequest) -> HttpResponse:
     membership = require_capability(request, Capability.SEARCH)
-    form = SearchForm(request.POST or None, request.FILES or None, agency=membership.agency)
+    form = SearchForm(*posted(request), agency=membership.agency)
     if request.method == "POST" and form.is_valid():
         search = actions.do_create_search(
             agency=membership.agency, actor=request.user, probe=form.cleaned_data["probe"],

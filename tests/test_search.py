@@ -3,7 +3,15 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from search.models import Candidate, Face, Gallery, GalleryImage, Search, SearchFace, Subject
+from search.models import (
+    Candidate,
+    Face,
+    Gallery,
+    GalleryImage,
+    Search,
+    SearchFace,
+    Subject,
+)
 from tests.conftest import client_for, face_bytes, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -89,8 +97,9 @@ def test_rgba_png_probe_works(enrolled):
 
 def test_a_photo_with_no_face_is_a_normal_done_result(enrolled):
     _gallery, _images, client = enrolled
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     buffer = io.BytesIO()
     Image.new("RGB", (320, 240), (120, 160, 200)).save(buffer, "JPEG")
@@ -161,8 +170,9 @@ def test_an_image_with_several_faces_needs_review_then_the_user_picks_one(people
 
 
 def test_no_face_enrollment_fails_with_a_reason(people, worker, client):
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     client = client_for(client, people.investigator)
     gallery = make_gallery(people.agency)
