@@ -52,7 +52,7 @@ def retry_or_fail(task, row, exc: Exception, fail) -> None:
         logger.exception("Giving up on %s %s", row.__class__.__name__, row.pk)
         fail(_("Failed after %(count)s attempts: %(reason)s") % {"count": row.attempts, "reason": _reason(exc)})
         return
-    raise task.retry(exc=exc, countdown=min(60, 2 ** row.attempts))
+    raise task.retry(exc=exc, countdown=min(60, 2 ** (row.attempts - 1)))
 
 
 def _reason(exc: Exception) -> str:

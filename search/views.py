@@ -1,5 +1,6 @@
 import io
 import mimetypes
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -67,18 +68,20 @@ def gallery_create(request: HttpRequest) -> HttpResponse:
 @require_GET
 def gallery_detail(request: HttpRequest, code) -> HttpResponse:
     gallery = get_gallery_for_user(request, code)
-    subjects = gallery.subjects.all()
     query = request.GET.get("q", "").strip()
-    if query:
-        subjects = subjects.filter(reference__icontains=query)
-    context = {
+    return render(request, "search/gallery_detail.html", _gallery_context(request, gallery, query, SubjectForm(gallery=gallery)))
+
+
+def _gallery_context(request: HttpRequest, gallery: Gallery, query: str, subject_form: SubjectForm) -> dict:
+    subjects = gallery.subjects.filter(reference__icontains=query) if query else gallery.subjects.all()
+    return {
         "gallery": gallery,
         "page": _page(request, subjects),
         "q": query,
-        "subject_form": SubjectForm(gallery=gallery),
+        "query": urlencode({"q": query}) if query else "",
+        "subject_form": subject_form,
         "batches": gallery.batches.all()[:5],
     }
-    return render(request, "search/gallery_detail.html", context)
 
 
 @login_required
@@ -87,8 +90,7 @@ def subject_create(request: HttpRequest, code) -> HttpResponse:
     gallery = get_gallery_for_user(request, code, Capability.ENROLL)
     form = SubjectForm(request.POST, gallery=gallery)
     if not form.is_valid():
-        context = {"gallery": gallery, "page": _page(request, gallery.subjects.all()), "subject_form": form}
-        return render(request, "search/gallery_detail.html", context, status=400)
+        return render(request, "search/gallery_detail.html", _gallery_context(request, gallery, "", form), status=400)
     subject = actions.do_create_subject(gallery=gallery, actor=request.user, request=request, **form.cleaned_data)
     return redirect("search:subject_detail", subject.code)
 
