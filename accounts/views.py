@@ -4,11 +4,18 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import actions
-from accounts.access import get_member_for_admin, get_own_token, require_capability
+from accounts.access import (
+    get_member_for_admin,
+    get_member_token_for_admin,
+    get_own_token,
+    require_capability,
+    require_membership,
+)
 from accounts.forms import AcceptInvitationForm, ApiTokenForm, InviteForm, RoleForm
 from accounts.models import ApiToken, Invitation
 from accounts.roles import Capability
@@ -27,7 +34,9 @@ def team(request: HttpRequest) -> HttpResponse:
     members = membership.agency.memberships.select_related("user").order_by("user__email")
     page = Paginator(members, 50).get_page(request.GET.get("page"))
     invitations = Invitation.objects.filter(agency=membership.agency, accepted_at__isnull=True)[:50]
-    context = {"page": page, "invitations": invitations, "invite_form": InviteForm(), "role_form": RoleForm()}
+    tokens = ApiToken.objects.filter(user__membership__agency=membership.agency, revoked_at__isnull=True)
+    context = {"page": page, "invitations": invitations, "role_form": RoleForm(),
+               "tokens": tokens.select_related("user")[:100]}
     return render(request, "accounts/team.html", context)
 
 
@@ -127,6 +136,35 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
     tokens = ApiToken.objects.filter(user=request.user)
     context = {"form": form, "tokens": tokens, "new_key": new_key}
     return render(request, "accounts/api_tokens.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def revoke_member_token(request: HttpRequest, code) -> HttpResponse:
+    token = get_member_token_for_admin(request, code)
+    actions.do_revoke_api_token(token=token, actor=request.user, request=request)
+    messages.success(request, _("Token %(name)s of %(email)s revoked.") % {"name": token.name, "email": token.user.email})
+    return redirect("accounts:team")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def conduct(request: HttpRequest) -> HttpResponse:
+    membership = require_membership(request)
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = ""
+    if request.method == "POST":
+        if request.POST.get("accept") != "yes":
+            messages.error(request, _("Tick the box to accept the code of conduct."))
+        else:
+            actions.do_accept_conduct(membership=membership, request=request)
+            messages.success(request, _("Thank you. You accepted version %(version)s of the code of conduct.")
+                             % {"version": membership.agency.code_of_conduct_version})
+            return redirect(next_url or "home")
+    context = {"agency": membership.agency, "accepted": actions.has_accepted_current_conduct(membership),
+               "next": next_url}
+    return render(request, "accounts/conduct.html", context)
 
 
 @login_required

@@ -235,3 +235,11 @@ def fail_search(search_id: int, reason: str) -> None:
             search = Search.objects.select_related("agency").get(pk=search_id)
             record_event("search.completed", agency=search.agency, target=search.code, outcome="failed",
                          details={"error": reason[:300]})
+
+
+# Oversight
+
+
+@shared_task(acks_late=True)
+def record_audit_checkpoints() -> int:
+    return actions.do_record_checkpoints()

@@ -4,9 +4,9 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from search.models import Candidate, Face, Gallery, GalleryImage, Search, SearchFace, Subject
 from search.actions import generated_name
-from tests.conftest import client_for, face_bytes, wait_for
+from search.models import Candidate, Face, Gallery, GalleryImage, Search, SearchFace, Subject
+from tests.conftest import client_for, face_bytes
 
 pytestmark = pytest.mark.django_db
 
