@@ -184,7 +184,7 @@ def _add_face(image: GalleryImage, box, encoding) -> Face:
 
 def do_pick_face(*, image: GalleryImage, index: int, actor: User, request=None) -> None:
     with transaction.atomic():
-        image = GalleryImage.objects.select_for_update().select_related("subject", "agency").get(pk=image.pk)
+        image = GalleryImage.objects.select_for_update(of=("self",)).select_related("subject", "agency").get(pk=image.pk)
         if image.status != GalleryImage.Status.NEEDS_REVIEW or not 0 <= index < len(image.review_faces):
             raise EnrollmentRefused(_("This image has no face to pick."))
         chosen = image.review_faces[index]
@@ -335,7 +335,7 @@ def do_export_search(*, search: Search, actor: User, request=None) -> None:
 
 def do_update_oversight_settings(*, agency: Agency, actor: User, request=None, **values) -> None:
     with transaction.atomic():
-        agency = Agency.objects.select_for_update().get(pk=agency.pk)
+        agency = Agency.objects.select_for_update(no_key=True).get(pk=agency.pk)
         conduct_changed = values["code_of_conduct"].strip() != agency.code_of_conduct.strip()
         for field, value in values.items():
             setattr(agency, field, value)

@@ -84,7 +84,7 @@ def enroll_image(self, image_id: int) -> None:
         retry_or_fail(self, image, exc, lambda reason: fail_image(image.pk, reason))
         return
     with transaction.atomic():
-        locked = GalleryImage.objects.select_for_update().select_related("subject", "agency").filter(
+        locked = GalleryImage.objects.select_for_update(of=("self",)).select_related("subject", "agency").filter(
             pk=image.pk, status=GalleryImage.Status.PENDING
         ).first()
         if locked is not None:
@@ -193,7 +193,7 @@ def run_search(self, search_id: int) -> None:
 
 def store_results(search_id: int, detection) -> None:
     with transaction.atomic():
-        search = Search.objects.select_for_update().select_related("agency").filter(
+        search = Search.objects.select_for_update(of=("self",)).select_related("agency").filter(
             pk=search_id, status=Search.Status.RUNNING
         ).first()
         if search is None:  # cancelled (e.g. the user was suspended) or already finished: deliver nothing
