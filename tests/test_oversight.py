@@ -359,3 +359,29 @@ def test_review_access_rules(client, people, candidate):
     assert client_for(client, people.investigator).get(url).status_code == 405
     client_for(client, people.investigator).post(url, {"decision": "identified"})
     assert not CandidateDecision.objects.exists()
+
+
+@pytest.mark.django_db
+def test_volume_and_working_hours_flags(people):
+    from datetime import datetime, timedelta, timezone as tz
+
+    import time_machine
+
+    from search.oversight import abuse_flags
+
+    start = datetime(2026, 11, 2, 10, 0, tzinfo=tz.utc)
+    for day in range(10):  # a steady two searches a day during working hours
+        for hour in (10, 14):
+            with time_machine.travel(start + timedelta(days=day, hours=hour - 10), tick=False):
+                create_search(people, case_number=f"D{day}-{hour}")
+    busy_day = start + timedelta(days=10)
+    for minute in range(9):  # then nine in one day, one of them at 23:30 UTC
+        with time_machine.travel(busy_day + timedelta(minutes=minute), tick=False):
+            create_search(people, case_number=f"BUSY-{minute}")
+    with time_machine.travel(busy_day + timedelta(hours=13, minutes=30), tick=False):
+        late = create_search(people, case_number="LATE")
+        flags = abuse_flags(people.agency)
+    kinds = {flag.kind: flag for flag in flags}
+    assert "2026-11-12" in kinds["volume"].detail and "investigator@alpha.test: 10 searches" in kinds["volume"].detail
+    assert set(kinds["hours"].search_codes) == {str(late.code)}
+    assert not any("2026-11-05" in flag.detail for flag in flags if flag.kind == "volume")
