@@ -62,6 +62,16 @@ def invite(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/invite.html", {"form": form}, status=400 if form.errors else 200)
 
 
+def _team_action(request: HttpRequest, action, success: str) -> HttpResponse:
+    try:
+        action()
+    except actions.ActionError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, success)
+    return redirect("accounts:team")
+
+
 @login_required
 @require_POST
 def change_role(request: HttpRequest, code) -> HttpResponse:
@@ -70,35 +80,34 @@ def change_role(request: HttpRequest, code) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Choose a valid role."))
         return redirect("accounts:team")
-    try:
-        actions.do_change_role(membership=member, role=form.cleaned_data["role"], actor=request.user, request=request)
-    except actions.ActionError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, _("Role of %(email)s changed.") % {"email": member.user.email})
-    return redirect("accounts:team")
+    return _team_action(
+        request,
+        lambda: actions.do_change_role(membership=member, role=form.cleaned_data["role"], actor=request.user,
+                                       request=request),
+        _("Role of %(email)s changed.") % {"email": member.user.email},
+    )
 
 
 @login_required
 @require_POST
 def suspend(request: HttpRequest, code) -> HttpResponse:
     member = get_member_for_admin(request, code)
-    try:
-        actions.do_suspend_user(membership=member, actor=request.user, request=request)
-    except actions.ActionError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, _("%(email)s is suspended.") % {"email": member.user.email})
-    return redirect("accounts:team")
+    return _team_action(
+        request,
+        lambda: actions.do_suspend_user(membership=member, actor=request.user, request=request),
+        _("%(email)s is suspended.") % {"email": member.user.email},
+    )
 
 
 @login_required
 @require_POST
 def reactivate(request: HttpRequest, code) -> HttpResponse:
     member = get_member_for_admin(request, code)
-    actions.do_reactivate_user(membership=member, actor=request.user, request=request)
-    messages.success(request, _("%(email)s is active again.") % {"email": member.user.email})
-    return redirect("accounts:team")
+    return _team_action(
+        request,
+        lambda: actions.do_reactivate_user(membership=member, actor=request.user, request=request),
+        _("%(email)s is active again.") % {"email": member.user.email},
+    )
 
 
 @require_http_methods(["GET", "POST"])
