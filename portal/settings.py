@@ -115,7 +115,7 @@ else:
     _default_db = {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": localservices.LOCAL_DB_NAME,
-        "USER": "postgres",
+        "USER": localservices.LOCAL_DB_ROLE,
         "PASSWORD": "",
         "HOST": localservices.ensure_postgres(),
         "PORT": "",
@@ -123,7 +123,7 @@ else:
 _default_db["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
 _default_db["CONN_HEALTH_CHECKS"] = True
 _default_db["OPTIONS"] = {"connect_timeout": env_int("DB_CONNECT_TIMEOUT", 5, minimum=1)}
-_default_db["TEST"] = {"NAME": env_str("PORTAL_TEST_DB_NAME", "test_portal")}
+_default_db["TEST"] = {"NAME": env_str("PORTAL_TEST_DB_NAME", "test_faceportal")}
 DATABASES = {"default": _default_db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -209,7 +209,9 @@ CELERY_RESULT_EXPIRES = 300
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "audit-checkpoints": {"task": "search.tasks.record_audit_checkpoints", "schedule": 24 * 3600},
+}
 TASK_MAX_RETRIES = env_int("TASK_MAX_RETRIES", 3, minimum=0)
 
 REST_FRAMEWORK = {

@@ -15,9 +15,10 @@ def retention_purge(search) -> SearchPurge | None:
 
 @register.inclusion_tag("privacy/_audit_trail.html")
 def audit_trail(search) -> dict:
-    """The search's own audit events, which outlive its probe and results."""
+    """The search's history in the audit log (views and exports are listed apart), which outlives its
+    probe and results."""
     code = str(search.code)
     events = AuditEvent.objects.filter(chain=str(search.agency.code)).filter(
         Q(target=code) | Q(event="retention.purged", details__search_codes__contains=[code])
-    ).order_by("seq")
+    ).exclude(event__in=["search.viewed", "search.exported"]).order_by("seq")
     return {"events": events}
