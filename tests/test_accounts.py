@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts.models import ApiToken, Invitation, Membership, Role, User
 from search.models import AuditEvent
 from tests.conftest import PASSWORD, client_for
+from tests.mfa import enroll_totp, totp_code
 
 pytestmark = pytest.mark.django_db
 
@@ -23,8 +24,12 @@ def events(kind: str):
 
 
 def test_login_by_email_lands_on_the_agency_dashboard(client, people):
+    device = enroll_totp(people.investigator)
     response = client.post(reverse("accounts:login"), {"username": "Investigator@Alpha.test", "password": PASSWORD})
     assert response.status_code == 302
+    second_step = client.get("/")
+    assert second_step.url.startswith(reverse("privacy:mfa_verify"))
+    client.post(second_step.url, {"code": totp_code(device)})
     page = client.get("/").content.decode()
     assert "Dashboard of Alpha Police" in page
     assert events("login.succeeded").filter(actor_email="investigator@alpha.test").count() == 1
@@ -118,6 +123,8 @@ def test_invitation_flow_from_email_to_first_login(client, people, django_captur
     membership = Membership.objects.get(user__email="new.person@alpha.test")
     assert membership.agency == people.agency and membership.role == Role.AUDITOR
     assert client.get(path).status_code == 404  # used once
+    first_page = client.get("/", follow=True)  # the new account enrolls its authenticator before anything else
+    assert first_page.redirect_chain[-1][0].startswith(reverse("privacy:mfa_setup"))
 
 
 def test_an_expired_invitation_cannot_be_used(client, people, django_capture_on_commit_callbacks):
@@ -185,8 +192,7 @@ def test_change_role_rules(client, people):
 def test_suspension_takes_effect_on_the_next_request_of_an_open_session(client, people, django_user_model):
     from django.test import Client
 
-    victim = Client()
-    victim.force_login(people.investigator)
+    victim = client_for(Client(), people.investigator)
     assert victim.get("/").status_code == 200
     token = ApiToken.objects.create(user=people.investigator, name="t", key_hash="0" * 64, prefix="0000")
     response = client_for(client, people.admin).post(member_url("suspend", people.investigator))

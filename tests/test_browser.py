@@ -4,6 +4,9 @@ import os
 import pytest
 from django.core.management import call_command
 
+from accounts.models import User
+from tests.mfa import enroll_totp, totp_code
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = "/usr/bin/chromium"
@@ -13,8 +16,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 @pytest.fixture
 def seeded(transactional_db):
-    # Before Playwright starts: its sync API runs an event loop, under which Django refuses database calls.
+    """The demo seed, and an authenticator with a known key for the investigator (see tests/mfa.py).
+    Before Playwright starts: its sync API runs an event loop, under which Django refuses database calls."""
     call_command("seed_demo", stdout=open(os.devnull, "w"))
+    return enroll_totp(User.objects.get(email="investigator@metro.example"))
 
 
 @pytest.fixture
@@ -26,16 +31,19 @@ def browser_page(seeded):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         context = browser.new_context(locale="en-US")
-        yield context.new_page()
+        yield context.new_page(), seeded
         browser.close()
 
 
 def test_seeded_investigator_logs_in_and_switches_the_dashboard_to_french(live_server, browser_page):
-    page = browser_page
+    page, authenticator = browser_page
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("input[name=username]", "investigator@metro.example")
     page.fill("input[name=password]", "demo-portal-2026!")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/security/verify/**")
+    page.fill("input[name=code]", totp_code(authenticator))
+    page.click("main button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
     assert "Dashboard of Metro City Police Department" in page.inner_text("h1")
     assert page.get_attribute("html", "lang") == "en"

@@ -284,8 +284,7 @@ def test_suspension_cuts_off_session_token_and_queued_search(client, people):
     from accounts.actions import do_create_api_token
 
     _token, key = do_create_api_token(user=people.investigator, name="t")
-    session = Client()
-    session.force_login(people.investigator)
+    session = client_for(Client(), people.investigator)
     queued = create_search(people)
     client_for(client, people.admin).post(reverse("accounts:suspend", args=[people.investigator.membership.code]))
     assert session.get("/").status_code == 302
