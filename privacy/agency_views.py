@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.access import get_gallery_for_user, get_image_for_user, get_subject_for_user, require_capability
 from accounts.roles import Capability
+from portal.forms import posted
 from privacy import deletion
 from privacy.forms import GalleryDeleteForm, RetentionForm
 from privacy.models import RetentionPolicy
@@ -47,7 +48,7 @@ def subject_delete(request: HttpRequest, code) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def gallery_delete(request: HttpRequest, code) -> HttpResponse:
     gallery = get_gallery_for_user(request, code, Capability.MANAGE_GALLERIES)
-    form = GalleryDeleteForm(request.POST or None, gallery=gallery)
+    form = GalleryDeleteForm(posted(request)[0], gallery=gallery)
     if request.method == "POST" and form.is_valid():
         erased = deletion.do_delete_gallery(gallery=gallery, actor=request.user, request=request)
         messages.success(request, _("Gallery deleted with %(images)s photos and %(faces)s face encodings.")
@@ -65,7 +66,7 @@ def retention_settings(request: HttpRequest) -> HttpResponse:
     policy = RetentionPolicy.for_agency(membership.agency)
     initial = {"probe_retention_days": policy.probe_retention_days,
                "gallery_review_days": policy.gallery_review_days}
-    form = RetentionForm(request.POST or None, initial=initial)
+    form = RetentionForm(posted(request)[0], initial=initial)
     if request.method == "POST" and form.is_valid():
         do_update_retention(agency=membership.agency, actor=request.user, request=request, **form.cleaned_data)
         messages.success(request, _("Retention settings saved."))

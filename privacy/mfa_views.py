@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal.forms import posted
 from privacy import lockout, mfa
 from privacy.forms import OtpCodeForm, PasswordConfirmForm
 
@@ -22,7 +23,7 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
         return redirect(next_url)
     if mfa.confirmed_totp(request.user) is None:
         return redirect(mfa.with_next("privacy:mfa_setup", next_url))
-    form = OtpCodeForm(request.POST or None)
+    form = OtpCodeForm(posted(request)[0])
     if request.method == "POST" and form.is_valid():
         email = request.user.email
         if mfa.do_verify_second_factor(request=request, code=form.cleaned_data["code"]):
@@ -44,7 +45,7 @@ def mfa_setup(request: HttpRequest) -> HttpResponse:
     if mfa.confirmed_totp(request.user) is not None:
         return redirect(next_url if mfa.is_mfa_verified(request) else mfa.with_next("privacy:mfa_verify", next_url))
     device = mfa.pending_totp(request.user)
-    form = OtpCodeForm(request.POST or None)
+    form = OtpCodeForm(posted(request)[0])
     if request.method == "POST" and form.is_valid():
         codes = mfa.do_confirm_enrollment(request=request, device=device, code=form.cleaned_data["code"])
         if codes is not None:

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.access import require_platform_role
 from accounts.actions import ActionError, do_invite_user
 from accounts.models import Role, User
+from portal.forms import posted
 from privacy import erasure as erasure_actions
 from privacy.forms import AgencyForm, ErasureApproveForm, ErasureRequestForm, ReasonForm, TenantPolicyForm
 from privacy.models import ErasureRequest, TenantPolicy
@@ -151,7 +152,7 @@ def tenant_policy(request: HttpRequest) -> HttpResponse:
     _operator(request)
     policy = TenantPolicy.current()
     initial = {"countries": ", ".join(policy.allowed_countries), "kinds": policy.allowed_kinds}
-    form = TenantPolicyForm(request.POST or None, initial=initial)
+    form = TenantPolicyForm(posted(request)[0], initial=initial)
     if request.method == "POST" and form.is_valid():
         do_update_tenant_policy(countries=form.cleaned_data["countries"], kinds=form.cleaned_data["kinds"],
                                 actor=request.user, request=request)
@@ -165,7 +166,7 @@ def tenant_policy(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def agency_create(request: HttpRequest) -> HttpResponse:
     _operator(request)
-    form = AgencyForm(request.POST or None)
+    form = AgencyForm(posted(request)[0])
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

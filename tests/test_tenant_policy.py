@@ -92,3 +92,12 @@ class TestViews:
         logged_in = client_for(client, operator)
         assert logged_in.put(reverse("privacy:tenant_policy")).status_code == 405
         assert logged_in.delete(reverse("privacy:agency_create")).status_code == 405
+
+
+def test_empty_posts_are_rejected_not_ignored(client, people, operator):
+    logged_in = client_for(client, operator)
+    assert logged_in.post(reverse("privacy:tenant_policy")).status_code == 400
+    assert logged_in.post(reverse("privacy:agency_create")).status_code == 400
+    client.logout()
+    admin = client_for(client, people.admin)
+    assert admin.post(reverse("privacy:retention_settings")).status_code == 400
