@@ -12,6 +12,7 @@ from accounts.access import get_member_for_admin, get_own_token, require_capabil
 from accounts.forms import AcceptInvitationForm, ApiTokenForm, InviteForm, RoleForm
 from accounts.models import ApiToken, Invitation
 from accounts.roles import Capability
+from billing.gates import LicenceRefused
 
 
 @require_GET
@@ -44,7 +45,7 @@ def invite(request: HttpRequest) -> HttpResponse:
                 invited_by=request.user,
                 request=request,
             )
-        except actions.ActionError as error:
+        except (actions.ActionError, LicenceRefused) as error:
             form.add_error("email", str(error))
         else:
             messages.success(request, _("Invitation sent to %(email)s.") % {"email": form.cleaned_data["email"]})

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection
 
 from accounts.models import Agency, Membership, Role, User
+from billing.models import Licence, Plan
 from portal.celery import app as celery_app
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -50,6 +51,9 @@ def make_member(email: str, agency: Agency, role: str) -> User:
 def people(db) -> People:
     agency = Agency.objects.create(name="Alpha Police", kind=Agency.Kind.LAW_ENFORCEMENT, country="FR")
     other = Agency.objects.create(name="Beta Bank", kind=Agency.Kind.PRIVATE, country="GB")
+    plan = Plan.objects.create(name="Test plan", stripe_price_id="price_test_plan", seats=10, monthly_searches=1000)
+    for licensed in (agency, other):
+        Licence.objects.create(agency=licensed, plan=plan, status=Licence.Status.ACTIVE)
     return People(
         agency=agency,
         other_agency=other,
