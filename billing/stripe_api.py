@@ -89,7 +89,7 @@ def list_invoices(customer_id: str, limit: int = 12) -> list[InvoiceLine]:
             status=invoice.get("status") or "",
             hosted_invoice_url=invoice.get("hosted_invoice_url") or "",
         )
-        for invoice in invoices.data
+        for invoice in (stripe_invoice.to_dict() for stripe_invoice in invoices.data)
     ]
 
 

@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -91,7 +91,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
         logger.exception("Starting Checkout for %s failed", agency.code)
         messages.error(request, stripe_api.unavailable_message())
         return redirect(back)
-    return redirect(url, status=303)
+    return HttpResponseRedirect(url, status=303)  # 303: the browser GETs Stripe's page
 
 
 @login_required
@@ -108,7 +108,7 @@ def customer_portal(request: HttpRequest) -> HttpResponse:
         logger.exception("Opening the customer portal for %s failed", membership.agency.code)
         messages.error(request, stripe_api.unavailable_message())
         return redirect("billing:billing")
-    return redirect(url, status=303)
+    return HttpResponseRedirect(url, status=303)  # 303: the browser GETs Stripe's page
 
 
 @csrf_exempt
