@@ -157,7 +157,7 @@ def sales(request: HttpRequest) -> HttpResponse:
 def demo_counts():
     """Counts only: sales never see a demo's probes or results."""
     searches = UsageRecord.objects.filter(agency=OuterRef("agency")).values("agency").annotate(n=Count("id"))
-    return DemoAccount.objects.select_related("agency", "created_by").annotate(
+    return DemoAccount.objects.select_related("agency", "created_by").order_by("-created").annotate(
         searches=Coalesce(Subquery(searches.values("n")), 0),
         members=Count("agency__memberships", distinct=True),
         open_invitations=Count("agency__invitations", filter=Q(agency__invitations__accepted_at__isnull=True),
