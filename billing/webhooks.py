@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from billing import stripe_api
 from billing.demo import convert_demo
-from billing.licences import is_older, set_subscription_state
+from billing.licences import SEARCHING_STATUSES, is_older, set_subscription_state
 from billing.models import DemoAccount, Licence, WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -31,7 +31,6 @@ SUBSCRIPTION_EVENTS = {
     "customer.subscription.pending_update_expired",
 }
 PAID_CHECKOUT = {"paid", "no_payment_required"}
-CONVERTING_STATUSES = {Licence.Status.ACTIVE, Licence.Status.TRIALING}
 
 
 class BadSignature(ValueError):
@@ -97,12 +96,11 @@ def apply(event: dict, event_at: datetime) -> bool:
 def licence_for_customer(customer_id: str, metadata: dict) -> Licence | None:
     """Our own record of the customer first; else the agency code in metadata that only we set, and only
     for a licence that has no customer yet. Never the customer's name or e-mail, which they can edit."""
-    licence = Licence.objects.select_for_update(of=("self",)).select_related("agency").filter(
-        stripe_customer_id=customer_id).first()
+    locked = Licence.objects.select_for_update(of=("self",)).select_related("agency")
+    licence = locked.filter(stripe_customer_id=customer_id).first()
     if licence is not None or not metadata.get("agency_code"):
         return licence
-    licence = Licence.objects.select_for_update(of=("self",)).select_related("agency").filter(
-        agency__code=metadata["agency_code"], stripe_customer_id__isnull=True).first()
+    licence = locked.filter(agency__code=metadata["agency_code"], stripe_customer_id__isnull=True).first()
     if licence is not None:
         licence.stripe_customer_id = customer_id
         licence.save(update_fields=["stripe_customer_id"])
@@ -124,7 +122,7 @@ def apply_subscription(subscription: dict, *, event_at: datetime, event_id: str,
     purpose = (subscription.get("metadata") or {}).get("purpose")
     if replaced and purpose == "change_plan":
         stripe_api.cancel_subscription(replaced)
-    if purpose == "demo_conversion" and licence.status in CONVERTING_STATUSES:
+    if purpose == "demo_conversion" and licence.status in SEARCHING_STATUSES:
         demo = DemoAccount.objects.select_for_update().filter(agency=licence.agency, converted_at__isnull=True).first()
         if demo is not None:
             convert_demo(demo, event_id=event_id)

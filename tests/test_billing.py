@@ -1,11 +1,9 @@
 """Licence gates, quota, seats, the billing page, Checkout, the Customer Portal and usage reporting."""
-import threading
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -14,6 +12,7 @@ from accounts.models import Invitation, User
 from billing.models import Licence, UsageRecord, UsageReport
 from billing.usage import report_usage
 from search.models import AuditEvent, Gallery, Search, Subject
+from tests.concurrency import run_together
 from tests.conftest import client_for, face_bytes
 from tests.fake_stripe import FAKE_SECRET_KEY, stripe_server  # noqa: F401
 
@@ -118,23 +117,8 @@ def test_with_overage_allowed_searching_goes_on_past_the_quota(people, client):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_searches_cannot_overrun_the_quota(people):
     set_plan(people.agency, monthly_searches=1)
-    start = threading.Barrier(3)
-    statuses = []
-
-    def search() -> None:
-        try:
-            http = Client()
-            http.force_login(people.investigator)
-            start.wait()
-            statuses.append(post_search(http).status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=search) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = run_together(3, lambda: client_for(Client(), people.investigator),
+                            lambda http: post_search(http).status_code)
     assert sorted(statuses) == [302, 403, 403]
     assert Search.objects.count() == 1 and UsageRecord.objects.count() == 1
 

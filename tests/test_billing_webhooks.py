@@ -1,16 +1,15 @@
 """Stripe webhooks: real signatures, duplicates (also concurrent), out-of-order events, handler errors."""
 import json
-import threading
 import time
 import uuid
 
 import pytest
-from django.db import connection
 from django.test import Client
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from accounts.models import Agency
 from billing.models import Licence, LicenceChange, Plan, WebhookEvent
+from tests.concurrency import run_together
 from tests.fake_stripe import deliver, event, signature_header, stripe_server, subscription  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -116,21 +115,7 @@ def test_a_duplicate_event_is_applied_once(client, plans):
 def test_two_concurrent_deliveries_of_one_event_are_applied_once(plans):
     licence = licensed_agency()
     stripe_event = subscription_event(licence, "active", created=int(time.time()))
-    start = threading.Barrier(2)
-    statuses = []
-
-    def post() -> None:
-        try:
-            start.wait()
-            statuses.append(deliver(Client(), stripe_event).status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=post) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = run_together(2, Client, lambda http: deliver(http, stripe_event).status_code)
     assert statuses == [200, 200]
     assert WebhookEvent.objects.filter(stripe_id=stripe_event["id"]).count() == 1
     assert WebhookEvent.objects.get().attempts == 1
