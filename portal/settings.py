@@ -109,7 +109,7 @@ else:
     _default_db = {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": localservices.LOCAL_DB_NAME,
-        "USER": "postgres",
+        "USER": localservices.LOCAL_DB_ROLE,
         "PASSWORD": "",
         "HOST": localservices.ensure_postgres(),
         "PORT": "",
@@ -117,7 +117,7 @@ else:
 _default_db["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
 _default_db["CONN_HEALTH_CHECKS"] = True
 _default_db["OPTIONS"] = {"connect_timeout": env_int("DB_CONNECT_TIMEOUT", 5, minimum=1)}
-_default_db["TEST"] = {"NAME": env_str("PORTAL_TEST_DB_NAME", "test_portal")}
+_default_db["TEST"] = {"NAME": env_str("PORTAL_TEST_DB_NAME", "test_faceportal")}
 DATABASES = {"default": _default_db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -204,6 +204,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
+    "audit-checkpoints": {"task": "search.tasks.record_audit_checkpoints", "schedule": 24 * 3600},
     "billing-report-usage": {
         "task": "billing.report_usage",
         "schedule": env_int("BILLING_USAGE_REPORT_SECONDS", 900, minimum=60),

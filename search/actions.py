@@ -7,6 +7,7 @@ from datetime import date
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -14,9 +15,27 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Agency, User
 from billing.gates import ensure_agency_may_enroll, ensure_agency_may_search, record_search_usage, searchable_galleries
-from search.audit import record_event
+from search.audit import (
+    PLATFORM_CHAIN,
+    ChainReport,
+    all_chains,
+    record_checkpoint,
+    record_event,
+    verify_chain,
+)
 from search.images import CheckedImage
-from search.models import EnrollmentBatch, EnrollmentItem, Face, Gallery, GalleryImage, Search, Subject
+from search.models import (
+    AuditVerification,
+    Candidate,
+    CandidateDecision,
+    EnrollmentBatch,
+    EnrollmentItem,
+    Face,
+    Gallery,
+    GalleryImage,
+    Search,
+    Subject,
+)
 
 
 class EnrollmentRefused(ValueError):
@@ -168,7 +187,7 @@ def _add_face(image: GalleryImage, box, encoding) -> Face:
 
 def do_pick_face(*, image: GalleryImage, index: int, actor: User, request=None) -> None:
     with transaction.atomic():
-        image = GalleryImage.objects.select_for_update().select_related("subject", "agency").get(pk=image.pk)
+        image = GalleryImage.objects.select_for_update(of=("self",)).select_related("subject", "agency").get(pk=image.pk)
         if image.status != GalleryImage.Status.NEEDS_REVIEW or not 0 <= index < len(image.review_faces):
             raise EnrollmentRefused(_("This image has no face to pick."))
         chosen = image.review_faces[index]
@@ -251,3 +270,84 @@ def cancel_open_searches_of(user: User) -> int:
     return Search.objects.filter(
         created_by=user, status__in=[Search.Status.PENDING, Search.Status.RUNNING]
     ).update(status=Search.Status.CANCELLED, error=_("Cancelled: the user was suspended."), finished_at=timezone.now())
+
+
+def agency_of_chain(chain: str) -> Agency | None:
+    return None if chain == PLATFORM_CHAIN else Agency.objects.filter(code=chain).first()
+
+
+def do_verify_audit(*, chain: str, actor: User | None = None, request=None) -> ChainReport:
+    report = verify_chain(chain)
+    with transaction.atomic():
+        AuditVerification.objects.create(chain=chain, ok=report.ok, first_bad_seq=report.first_bad_seq,
+                                         message=report.message[:500], checked_events=report.checked)
+        record_event("audit.verified", agency=agency_of_chain(chain), actor=actor, request=request,
+                     outcome="ok" if report.ok else "tampered",
+                     details={"first_bad_seq": report.first_bad_seq, "checked": report.checked})
+    return report
+
+
+def do_record_checkpoints() -> int:
+    """Records every chain's head and e-mails each agency's to its admins, who keep it outside the database."""
+    recorded = 0
+    for chain in all_chains():
+        with transaction.atomic():
+            checkpoint = record_checkpoint(chain)
+        if checkpoint is None:
+            continue
+        recorded += 1
+        agency = agency_of_chain(chain)
+        if agency is not None:
+            _mail_checkpoint(agency, checkpoint)
+    return recorded
+
+
+def _mail_checkpoint(agency: Agency, checkpoint) -> None:
+    admins = list(agency.memberships.filter(role="admin", status="active").values_list("user__email", flat=True))
+    if admins:
+        send_mail(
+            _("Audit checkpoint for %(agency)s") % {"agency": agency.name},
+            _("Keep this message: it lets you prove later that your audit log was not shortened.\n\n"
+              "Agency: %(agency)s\nSequence: %(seq)s\nHash: %(hash)s\nRecorded: %(at)s UTC\n")
+            % {"agency": agency.code, "seq": checkpoint.seq, "hash": checkpoint.hash,
+               "at": checkpoint.created.strftime("%Y-%m-%d %H:%M")},
+            None,
+            admins,
+        )
+
+
+# Two-person verification of candidates
+
+
+class DecisionRefused(ValueError):
+    """A refusal with a message for the user."""
+
+
+def do_decide_candidate(*, candidate: Candidate, user: User, decision: str, comment: str, request=None) -> None:
+    with transaction.atomic():
+        Candidate.objects.select_for_update().get(pk=candidate.pk)
+        if CandidateDecision.objects.filter(candidate=candidate, user=user).exists():
+            raise DecisionRefused(_("You have already reviewed this candidate; a second review must come from "
+                                    "someone else."))
+        CandidateDecision.objects.create(candidate=candidate, user=user, decision=decision, comment=comment)
+        search = candidate.search_face.search
+        record_event(f"candidate.{decision}", agency=search.agency, actor=user, request=request,
+                     target=candidate.code, details={"search": str(search.code), "comment": comment[:500]})
+
+
+def do_export_search(*, search: Search, actor: User, request=None) -> None:
+    record_event("search.exported", agency=search.agency, actor=actor, request=request, target=search.code)
+
+
+def do_update_oversight_settings(*, agency: Agency, actor: User, request=None, **values) -> None:
+    with transaction.atomic():
+        agency = Agency.objects.select_for_update(no_key=True).get(pk=agency.pk)
+        conduct_changed = values["code_of_conduct"].strip() != agency.code_of_conduct.strip()
+        for field, value in values.items():
+            setattr(agency, field, value)
+        if conduct_changed:
+            agency.code_of_conduct_version += 1
+        agency.save()
+        record_event("agency.oversight_settings_changed", agency=agency, actor=actor, request=request,
+                     details={**{k: v for k, v in values.items() if k != "code_of_conduct"},
+                              "code_of_conduct_version": agency.code_of_conduct_version})

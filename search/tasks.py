@@ -17,7 +17,14 @@ from billing.gates import search_scope
 from search import actions
 from search.audit import record_event
 from search.images import CheckedImage, ImageRejected
-from search.models import Candidate, EnrollmentBatch, EnrollmentItem, GalleryImage, Search, SearchFace
+from search.models import (
+    Candidate,
+    EnrollmentBatch,
+    EnrollmentItem,
+    GalleryImage,
+    Search,
+    SearchFace,
+)
 from search.recognition import detect_faces, load_models
 from search.vector import nearest_faces
 
@@ -46,7 +53,7 @@ def retry_or_fail(task, row, exc: Exception, fail) -> None:
         logger.exception("Giving up on %s %s", row.__class__.__name__, row.pk)
         fail(_("Failed after %(count)s attempts: %(reason)s") % {"count": row.attempts, "reason": _reason(exc)})
         return
-    raise task.retry(exc=exc, countdown=min(60, 2 ** row.attempts))
+    raise task.retry(exc=exc, countdown=min(60, 2 ** (row.attempts - 1)))
 
 
 def _reason(exc: Exception) -> str:
@@ -78,7 +85,7 @@ def enroll_image(self, image_id: int) -> None:
         retry_or_fail(self, image, exc, lambda reason: fail_image(image.pk, reason))
         return
     with transaction.atomic():
-        locked = GalleryImage.objects.select_for_update().select_related("subject", "agency").filter(
+        locked = GalleryImage.objects.select_for_update(of=("self",)).select_related("subject", "agency").filter(
             pk=image.pk, status=GalleryImage.Status.PENDING
         ).first()
         if locked is not None:
@@ -187,7 +194,7 @@ def run_search(self, search_id: int) -> None:
 
 def store_results(search_id: int, detection) -> None:
     with transaction.atomic():
-        search = Search.objects.select_for_update().select_related("agency").filter(
+        search = Search.objects.select_for_update(of=("self",)).select_related("agency").filter(
             pk=search_id, status=Search.Status.RUNNING
         ).first()
         if search is None:  # cancelled (e.g. the user was suspended) or already finished: deliver nothing
@@ -229,3 +236,11 @@ def fail_search(search_id: int, reason: str) -> None:
             search = Search.objects.select_related("agency").get(pk=search_id)
             record_event("search.completed", agency=search.agency, target=search.code, outcome="failed",
                          details={"error": reason[:300]})
+
+
+# Oversight
+
+
+@shared_task(acks_late=True)
+def record_audit_checkpoints() -> int:
+    return actions.do_record_checkpoints()

@@ -4,6 +4,7 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -83,7 +84,10 @@ def test_a_canceled_or_unpaid_licence_is_read_only_yet_results_and_audit_log_sta
     assert client.get(reverse("search:search_probe", args=[search.code])).status_code == 200
     assert client.get(reverse("billing:billing")).status_code == 200
     assert "read-only" in client.get(reverse("home")).content.decode()
-    # The audit log keeps being written and read: the refusal changed nothing in it, the viewing is recorded.
+    dashboard = client.get(reverse("search:audit_dashboard"))
+    assert dashboard.status_code == 200 and "CASE-9" in dashboard.content.decode()
+    assert client.get(reverse("search:audit_events")).status_code == 200
+    assert client.get(reverse("search:audit_export")).status_code == 200
     events = list(AuditEvent.objects.filter(agency_code=people.agency.code).values_list("event", flat=True))
     assert events.count("search.created") == 1 and "search.viewed" in events
 
@@ -130,6 +134,10 @@ def test_a_search_writes_one_usage_row_with_the_search(people, client):
     assert (record.agency_id, record.search_code, record.created) == (people.agency.pk, search.code, search.created)
     with pytest.raises(ValueError):
         record.save()
+    for statement in ["UPDATE billing_usagerecord SET created = now()", "DELETE FROM billing_usagerecord"]:
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement)
+    assert UsageRecord.objects.get() == record
 
 
 def test_at_the_seat_limit_the_next_invitation_is_refused(people, client, mailoutbox, django_capture_on_commit_callbacks):

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.actions import do_create_api_token
-from accounts.models import Agency, Invitation, Role, User
+from accounts.models import Agency, ConductAcceptance, Invitation, Role, User
 from billing.demo import demo_gallery, do_create_demo
 from billing.gates import LicenceRefused
 from billing.models import DemoAccount, Licence, Plan, UsageRecord
@@ -43,7 +43,9 @@ def make_demo(sales_user: User, *, cap: int = 50, days: int = 14) -> tuple[DemoA
     demo = do_create_demo(name="Acme Demo", country="US", prospect="Acme County Sheriff",
                           kind_after_conversion=Agency.Kind.LAW_ENFORCEMENT, days=days, search_cap=cap,
                           emails=["lead@acme.test"], actor=sales_user)
-    return demo, make_member("user@acme.test", demo.agency, Role.ADMIN)
+    user = make_member("user@acme.test", demo.agency, Role.ADMIN)
+    ConductAcceptance.objects.create(user=user, agency=demo.agency, version=demo.agency.code_of_conduct_version)
+    return demo, user
 
 
 def probe(name: str = "obama2.jpg") -> SimpleUploadedFile:
