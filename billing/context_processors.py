@@ -1,3 +1,4 @@
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from billing.demo import demo_of, demo_status
@@ -20,5 +21,5 @@ def licence_notice(request) -> dict:
     if grace_end is not None:
         return {"licence_notice": _("Payment is overdue. Searching continues until %(date)s; after that the agency "
                                     "becomes read-only until the payment is made.")
-                % {"date": grace_end.strftime("%Y-%m-%d")}}
+                % {"date": date_format(grace_end, "SHORT_DATE_FORMAT")}}
     return {}
