@@ -19,6 +19,7 @@ from accounts.models import (
     Membership,
     User,
 )
+from billing.gates import ensure_seat_available
 from search.audit import record_event
 
 
@@ -36,6 +37,7 @@ def do_invite_user(*, agency: Agency, email: str, role: str, invited_by: User, r
         raise ActionError(_("A user with this e-mail address already exists."))
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
+        ensure_seat_available(agency, email)
         Invitation.objects.filter(agency=agency, email=email, accepted_at__isnull=True).update(
             expires_at=timezone.now()
         )

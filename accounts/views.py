@@ -20,6 +20,7 @@ from accounts.access import (
 from accounts.forms import AcceptInvitationForm, ApiTokenForm, InviteForm, RoleForm
 from accounts.models import ApiToken, Invitation
 from accounts.roles import Capability
+from billing.gates import LicenceRefused
 from portal.forms import posted
 from privacy.mfa import is_mfa_verified
 
@@ -56,7 +57,7 @@ def invite(request: HttpRequest) -> HttpResponse:
                 invited_by=request.user,
                 request=request,
             )
-        except actions.ActionError as error:
+        except (actions.ActionError, LicenceRefused) as error:
             form.add_error("email", str(error))
         else:
             messages.success(request, _("Invitation sent to %(email)s.") % {"email": form.cleaned_data["email"]})

