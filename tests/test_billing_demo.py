@@ -20,6 +20,7 @@ from search.images import check_image
 from search.models import AuditEvent, Candidate, Face, Gallery, GalleryImage, Search, Subject
 from tests.conftest import FACES_DIR, client_for, face_bytes, make_member, wait_for
 from tests.fake_stripe import deliver, event, stripe_server, subscription  # noqa: F401
+from tests.mfa import enroll_totp, totp_code
 
 pytestmark = pytest.mark.django_db
 
@@ -232,8 +233,11 @@ def test_expiry_blocks_login_and_shows_demo_ended(sales_user, client):
     demo, user = make_demo(sales_user)
     _token, key = do_create_api_token(user=user, name="demo")
     DemoAccount.objects.filter(pk=demo.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
-    response = client.post(reverse("accounts:login"), {"username": user.email, "password": "a-long-test-password-42"},
-                           follow=True)
+    authenticator = enroll_totp(user)
+    second_step = client.post(reverse("accounts:login"),
+                              {"username": user.email, "password": "a-long-test-password-42"}, follow=True)
+    assert second_step.redirect_chain[-1][0].startswith(reverse("privacy:mfa_verify"))  # the second factor first
+    response = client.post(second_step.redirect_chain[-1][0], {"code": totp_code(authenticator)}, follow=True)
     assert response.status_code == 403
     assert response.redirect_chain[-1][0] == reverse("billing:demo_ended")
     page = response.content.decode()
