@@ -3,6 +3,7 @@ from django.conf import settings
 from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
 
+from accounts.forms import NewAgencyFields
 from accounts.models import Agency, User
 from billing.models import Plan
 
@@ -12,10 +13,9 @@ class PlanForm(forms.Form):
                                   widget=forms.RadioSelect, empty_label=None)
 
 
-class DemoForm(forms.Form):
+class DemoForm(NewAgencyFields):
     name = forms.CharField(label=_("Demo agency name"), max_length=200)
     prospect = forms.CharField(label=_("Prospect"), max_length=200, help_text=_("Organisation the demo is for"))
-    country = forms.CharField(label=_("Country"), min_length=2, max_length=2, help_text=_("ISO 3166-1 alpha-2 code"))
     kind_after_conversion = forms.ChoiceField(
         label=_("Kind of agency once converted"),
         choices=[choice for choice in Agency.Kind.choices if choice[0] != Agency.Kind.DEMO],
@@ -26,18 +26,6 @@ class DemoForm(forms.Form):
                                     initial=settings.DEMO_DEFAULT_SEARCH_CAP)
     emails = forms.CharField(label=_("Demo users' e-mail addresses"), widget=forms.Textarea(attrs={"rows": 3}),
                              help_text=_("One per line; each gets an invitation."))
-
-    def clean_country(self) -> str:
-        country = self.cleaned_data["country"].strip().upper()
-        if not country.isalpha():
-            raise forms.ValidationError(_("Use a two-letter country code."))
-        return country
-
-    def clean_name(self) -> str:
-        name = self.cleaned_data["name"].strip()
-        if Agency.objects.filter(name__iexact=name).exists():
-            raise forms.ValidationError(_("An agency with this name already exists."))
-        return name
 
     def clean_emails(self) -> list[str]:
         emails = list(dict.fromkeys(

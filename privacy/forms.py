@@ -1,4 +1,3 @@
-import re
 import time
 
 from django import forms
@@ -6,13 +5,13 @@ from django.conf import settings
 from django.core import signing
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Agency, User
+from accounts.forms import COUNTRY_CODE, NewAgencyFields
+from accounts.models import User
 from privacy.tenancy import ONBOARDING_KINDS
 from search.forms import ImageField
 
 FORM_SIGNING_SALT = "privacy.erasure-form"
 FORM_MAX_AGE_SECONDS = 2 * 3600
-COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
 
 
 class ErasureRequestForm(forms.Form):
@@ -102,27 +101,13 @@ class TenantPolicyForm(forms.Form):
         return codes
 
 
-class AgencyForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=200)
+class AgencyForm(NewAgencyFields):
     kind = forms.ChoiceField(label=_("Kind"), choices=[(kind.value, kind.label) for kind in ONBOARDING_KINDS])
-    country = forms.CharField(label=_("Country"), max_length=2, help_text=_("ISO 3166-1 alpha-2 code, e.g. FR"))
     approval_reason = forms.CharField(
         label=_("Approval reason"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Required for a private company: why it may use face search."),
     )
     admin_email = forms.EmailField(label=_("First administrator's e-mail (optional)"), required=False)
-
-    def clean_country(self) -> str:
-        country = self.cleaned_data["country"].strip().upper()
-        if not COUNTRY_CODE.match(country):
-            raise forms.ValidationError(_("Use a two-letter country code."))
-        return country
-
-    def clean_name(self) -> str:
-        name = self.cleaned_data["name"].strip()
-        if Agency.objects.filter(name__iexact=name).exists():
-            raise forms.ValidationError(_("An agency with this name already exists."))
-        return name
 
     def clean_admin_email(self) -> str:
         email = self.cleaned_data["admin_email"].strip().lower()
