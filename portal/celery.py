@@ -1,4 +1,7 @@
 import os
+import subprocess
+import time
+from pathlib import Path
 
 from celery import Celery
 
@@ -13,3 +16,17 @@ app.autodiscover_tasks()
 def ping() -> str:
     """Answered by a live worker; /healthz waits for it."""
     return "pong"
+
+
+def wait_for_worker(process: subprocess.Popen, log_path: Path, timeout: float) -> None:
+    """Returns once the worker started as `process` answers a ping; raises, naming its log, if it never does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"The worker exited; see {log_path}")
+        try:
+            if ping.apply_async(expires=5).get(timeout=3) == "pong":
+                return
+        except Exception:
+            continue
+    raise RuntimeError(f"The worker did not answer; see {log_path}")

@@ -45,19 +45,19 @@ def superuser_connection(socket_dir: str, dbname: str = "postgres"):
     return connection
 
 
-def ensure_local_database(socket_dir: str) -> None:
-    """The application's role and database; pgvector is installed by the superuser, also in template1
-    so that test databases created by the application's role have it."""
+def ensure_local_database(socket_dir: str, name: str = LOCAL_DB_NAME) -> None:
+    """The application's role and a database it owns; pgvector is installed by the superuser, also in
+    template1 so that test databases created by the application's role have it."""
     connection = superuser_connection(socket_dir)
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [LOCAL_DB_ROLE])
         if cursor.fetchone() is None:
             cursor.execute(f'CREATE ROLE "{LOCAL_DB_ROLE}" LOGIN NOSUPERUSER CREATEDB')
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [LOCAL_DB_NAME])
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
         if cursor.fetchone() is None:
-            cursor.execute(f'CREATE DATABASE "{LOCAL_DB_NAME}" OWNER "{LOCAL_DB_ROLE}"')
+            cursor.execute(f'CREATE DATABASE "{name}" OWNER "{LOCAL_DB_ROLE}"')
     connection.close()
-    for dbname in ("template1", LOCAL_DB_NAME):
+    for dbname in ("template1", name):
         connection = superuser_connection(socket_dir, dbname)
         with connection.cursor() as cursor:
             cursor.execute("CREATE EXTENSION IF NOT EXISTS vector")

@@ -202,7 +202,9 @@ def _add_face(image: GalleryImage, box, encoding) -> Face:
 
 def do_pick_face(*, image: GalleryImage, index: int, actor: User, request=None) -> None:
     with transaction.atomic():
-        image = GalleryImage.objects.select_for_update(of=("self",)).select_related("subject", "agency").get(pk=image.pk)
+        image = GalleryImage.objects.select_for_update(of=("self",)).select_related("subject", "agency").get(
+            pk=image.pk
+        )
         if image.status != GalleryImage.Status.NEEDS_REVIEW or not 0 <= index < len(image.review_faces):
             raise EnrollmentRefused(_("This image has no face to pick."))
         chosen = image.review_faces[index]

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from pgvector.django import HnswIndex, VectorField
+from pgvector.django import VectorField
 
 from accounts.models import Agency
 
@@ -116,16 +116,8 @@ class Face(models.Model):
     encoding = VectorField(dimensions=ENCODING_DIMENSIONS)
 
     class Meta:
-        indexes = [
-            HnswIndex(
-                name="face_encoding_hnsw",
-                fields=["encoding"],
-                m=16,
-                ef_construction=64,
-                opclasses=["vector_l2_ops"],
-            ),
-            models.Index(fields=["gallery"], name="face_gallery_idx"),
-        ]
+        # No vector index in PostgreSQL: search.faceindex holds the nearest-neighbour index (bench/README.md says why).
+        indexes = [models.Index(fields=["gallery"], name="face_gallery_idx")]
 
     @property
     def box(self) -> list[int]:

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from billing.gates import search_scope
 from privacy.suppression import SUPPRESSED_MESSAGE, any_suppressed
-from search import actions
+from search import actions, faceindex
 from search.audit import record_event
 from search.images import CheckedImage, ImageRejected
 from search.models import (
@@ -189,6 +189,7 @@ def run_search(self, search_id: int) -> None:
         return
     try:
         detection = detect_faces(read_file(search.probe), settings.DETECTION_MAX_SIDE)
+        faceindex.refresh(search_scope(search)[0])  # outside the transaction: it may wait for enrollments to commit
         store_results(search.pk, detection)
     except ImageRejected as rejected:
         fail_search(search.pk, str(rejected))

@@ -16,6 +16,7 @@ from django.db import connection
 from accounts.models import Agency, ConductAcceptance, Membership, Role, User
 from billing.models import Licence, Plan
 from portal.celery import app as celery_app
+from portal.celery import wait_for_worker
 from tests.mfa import mark_mfa_verified
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -100,18 +101,7 @@ class WorkerProcess:
         self.wait_until_answering()
 
     def wait_until_answering(self, timeout: float = 60) -> None:
-        from portal.celery import ping
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"The test worker exited; see {self.log_path}")
-            try:
-                if ping.apply_async(expires=5).get(timeout=3) == "pong":
-                    return
-            except Exception:
-                continue
-        raise RuntimeError(f"The test worker did not answer; see {self.log_path}")
+        wait_for_worker(self.process, self.log_path, timeout)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

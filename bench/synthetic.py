@@ -1,0 +1,188 @@
+"""A synthetic gallery of dlib-like encodings, loaded into the real tables (subjects, images, faces).
+
+The data follows shared/anchors: a common offset drawn from N(0, 0.12), identity centres at that offset
+plus N(0, 0.06) per dimension, each image its centre plus N(0, 0.025); about 4 images per identity, so that
+same-identity distances are about 0.4 and other identities about 0.96. The main agency holds `size` faces
+in two galleries (90% / 10% of identities); two other agencies hold 10% more, new images of the same
+identities, so that a leak across agencies would show as a wrong match.
+
+Everything is drawn from a fixed seed, so a later run regenerates the same vectors and finds the rows it
+loaded before (face ids are consecutive from the first one).
+"""
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from django.db import connection, transaction
+
+from accounts.models import Agency
+from search.models import ENCODING_DIMENSIONS, Face, Gallery
+
+SEED = 0
+IMAGES_PER_IDENTITY = 4
+OTHER_AGENCY_SHARE = 0.10
+FACE_COPY_ROW = np.dtype([
+    ("fields", ">i2"),
+    ("id_length", ">i4"), ("id", ">i8"),
+    ("code_length", ">i4"), ("code", "V16"),
+    ("box", ">i4", (8,)),  # top, right, bottom, left: four int4 fields, each after its length (4)
+    ("encoding_length", ">i4"), ("dimensions", ">i2"), ("unused", ">i2"),
+    ("encoding", ">f4", (ENCODING_DIMENSIONS,)),
+    ("agency_length", ">i4"), ("agency", ">i8"),
+    ("gallery_length", ">i4"), ("gallery", ">i8"),
+    ("image_length", ">i4"), ("image", ">i8"),
+])
+
+
+@dataclass
+class SyntheticGallery:
+    agency: Agency
+    galleries: list[Gallery]  # the main agency's, the larger first
+    face_ids: np.ndarray  # the main agency's faces, in the order of `encodings`
+    gallery_ids: np.ndarray
+    encodings: np.ndarray  # float32
+    centres: np.ndarray
+    identities: np.ndarray  # identity of each main-agency face
+
+    def probes(self, count: int, seed: int = 1, gallery_id: int | None = None) -> np.ndarray:
+        """New images of identities the main agency holds (in that gallery, if given)."""
+        rng = np.random.default_rng(seed)
+        held = self.identities if gallery_id is None else self.identities[self.gallery_ids == gallery_id]
+        chosen = held[rng.integers(0, len(held), count)]
+        noise = rng.normal(0, 0.025, (count, ENCODING_DIMENSIONS))
+        return (self.centres[chosen] + noise).astype(np.float32)
+
+    def true_matches(self, probes: np.ndarray, gallery_ids: list[int], threshold: float, limit: int) -> list[set]:
+        """Exact answers: for each probe, the `limit` nearest faces in these galleries within `threshold`."""
+        outside = ~np.isin(self.gallery_ids, gallery_ids)
+        squared_norms = (self.encodings.astype(np.float64) ** 2).sum(axis=1)
+        answers = []
+        for start in range(0, len(probes), 32):
+            batch = probes[start:start + 32]
+            squared = squared_norms[:, None] - 2 * (self.encodings @ batch.T) + (batch.astype(np.float64) ** 2).sum(1)
+            squared[outside] = np.inf
+            for column, probe in enumerate(batch):
+                nearest = np.argpartition(squared[:, column], limit)[:limit]
+                exact = np.linalg.norm(self.encodings[nearest].astype(np.float64) - probe, axis=1)
+                answers.append({int(self.face_ids[i]) for i, distance in zip(nearest, exact) if distance < threshold})
+        return answers
+
+
+def draw(size: int):
+    rng = np.random.default_rng(SEED)
+    offset = rng.normal(0, 0.12, ENCODING_DIMENSIONS)
+    identity_count = max(1, size // IMAGES_PER_IDENTITY)
+    centres = (offset + rng.normal(0, 0.06, (identity_count, ENCODING_DIMENSIONS))).astype(np.float32)
+    total = size + round(size * OTHER_AGENCY_SHARE)
+    identities = rng.integers(0, identity_count, total)
+    encodings = (centres[identities] + rng.normal(0, 0.025, (total, ENCODING_DIMENSIONS))).astype(np.float32)
+    in_second_gallery = rng.random(identity_count) < 0.10
+    return centres, identities, encodings, in_second_gallery
+
+
+def agency_name(size: int) -> str:
+    return f"Vector bench {size} faces"
+
+
+def ensure_gallery(size: int, log=print) -> SyntheticGallery:
+    centres, identities, encodings, in_second_gallery = draw(size)
+    agency = Agency.objects.filter(name=agency_name(size)).first()
+    if agency is None:
+        log(f"Loading {len(encodings)} synthetic faces ({size} in the main agency) into the real tables")
+        agency = _load(size, identities, encodings, in_second_gallery)
+    galleries = list(Gallery.objects.filter(agency=agency).order_by("name"))  # "A ..." holds 90%
+    first_id = Face.objects.filter(agency=agency).order_by("id").values_list("id", flat=True).first()
+    if Face.objects.filter(agency=agency, pk__gte=first_id, pk__lt=first_id + size).count() != size:
+        raise RuntimeError(f"{agency_name(size)} is incomplete: drop the {connection.settings_dict['NAME']} "
+                           "database and run again")
+    gallery_of_identity = np.where(in_second_gallery, galleries[1].pk, galleries[0].pk)
+    main = slice(0, size)
+    return SyntheticGallery(
+        agency=agency, galleries=galleries, face_ids=np.arange(first_id, first_id + size, dtype=np.int64),
+        gallery_ids=gallery_of_identity[identities[main]], encodings=encodings[main], centres=centres,
+        identities=identities[main],
+    )
+
+
+def _load(size: int, identities: np.ndarray, encodings: np.ndarray, in_second_gallery: np.ndarray) -> Agency:
+    total = len(encodings)
+    with transaction.atomic():
+        agency = Agency.objects.create(name=agency_name(size), kind=Agency.Kind.LAW_ENFORCEMENT, country="FR")
+        others = [Agency.objects.create(name=f"{agency_name(size)}, other agency {n}", kind=Agency.Kind.PRIVATE,
+                                        country="GB") for n in (1, 2)]
+        main_galleries = [Gallery.objects.create(agency=agency, name="A bookings"),
+                          Gallery.objects.create(agency=agency, name="B consented")]
+        other_galleries = [Gallery.objects.create(agency=other, name="Customers") for other in others]
+        face_agency = np.empty(total, dtype=np.int64)
+        face_gallery = np.empty(total, dtype=np.int64)
+        face_agency[:size] = agency.pk
+        face_gallery[:size] = np.where(in_second_gallery[identities[:size]], main_galleries[1].pk,
+                                       main_galleries[0].pk)
+        other_half = (np.arange(total - size) % 2).astype(int)
+        face_agency[size:] = np.array([other.pk for other in others])[other_half]
+        face_gallery[size:] = np.array([gallery.pk for gallery in other_galleries])[other_half]
+        with connection.cursor() as cursor:
+            subject_of_face = _insert_subjects(cursor, face_gallery, identities)
+            first_image = _insert_images(cursor, face_agency, face_gallery, subject_of_face)
+            _copy_faces(cursor, face_agency, face_gallery, first_image, encodings)
+            for table in ("search_subject", "search_galleryimage", "search_face"):
+                cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE search_subject, search_galleryimage, search_face")
+    return agency
+
+
+def _next_id(cursor, table: str) -> int:
+    cursor.execute(f"SELECT COALESCE(max(id), 0) + 1 FROM {table}")
+    return cursor.fetchone()[0]
+
+
+def _array(values: np.ndarray) -> str:
+    return "{" + ",".join(map(str, values.tolist())) + "}"
+
+
+def _insert_subjects(cursor, face_gallery: np.ndarray, identities: np.ndarray) -> np.ndarray:
+    pairs, subject_index = np.unique(np.stack([face_gallery, identities], axis=1), axis=0, return_inverse=True)
+    first = _next_id(cursor, "search_subject")
+    cursor.execute(
+        "INSERT INTO search_subject (id, code, reference, display_name, notes, created, gallery_id) "
+        "SELECT %s + n - 1, gen_random_uuid(), 'ID-' || identity, '', '', now(), gallery "
+        "FROM unnest(%s::bigint[], %s::bigint[]) WITH ORDINALITY AS s(gallery, identity, n)",
+        [first, _array(pairs[:, 0]), _array(pairs[:, 1])],
+    )
+    return first + subject_index.reshape(-1)
+
+
+def _insert_images(cursor, face_agency: np.ndarray, face_gallery: np.ndarray, subject_of_face: np.ndarray) -> int:
+    first = _next_id(cursor, "search_galleryimage")
+    cursor.execute(
+        "INSERT INTO search_galleryimage (id, code, file, sha256, width, height, source, legal_basis, "
+        "legal_basis_other, status, error, attempts, review_faces, created, agency_id, gallery_id, subject_id) "
+        "SELECT %s + n - 1, gen_random_uuid(), 'bench/synthetic.jpg', lpad(to_hex(%s + n - 1), 64, '0'), 640, 480, "
+        "'Synthetic benchmark data', 'booking_record', '', 'enrolled', '', 0, '[]', now(), agency, gallery, subject "
+        "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) WITH ORDINALITY AS i(agency, gallery, subject, n)",
+        [first, first, _array(face_agency), _array(face_gallery), _array(subject_of_face)],
+    )
+    return first
+
+
+def _copy_faces(cursor, face_agency, face_gallery, first_image: int, encodings: np.ndarray) -> None:
+    first = _next_id(cursor, "search_face")
+    total = len(encodings)
+    rows = np.zeros(total, dtype=FACE_COPY_ROW)
+    rows["fields"] = 10
+    rows["id_length"], rows["id"] = 8, np.arange(first, first + total)
+    rows["code_length"], rows["code"] = 16, np.frombuffer(np.random.default_rng().bytes(16 * total), dtype="V16")
+    rows["encoding_length"], rows["dimensions"] = 4 + 4 * ENCODING_DIMENSIONS, ENCODING_DIMENSIONS
+    rows["encoding"] = encodings
+    rows["agency_length"], rows["agency"] = 8, face_agency
+    rows["gallery_length"], rows["gallery"] = 8, face_gallery
+    rows["image_length"], rows["image"] = 8, np.arange(first_image, first_image + total)
+    rows["box"] = [4, 10, 4, 110, 4, 110, 4, 10]  # a 100-pixel square
+    payload = io.BytesIO()
+    payload.write(b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big"))
+    payload.write(rows.tobytes())
+    payload.write((-1).to_bytes(2, "big", signed=True))
+    payload.seek(0)
+    cursor.copy_expert('COPY search_face (id, code, "top", "right", "bottom", "left", encoding, agency_id, '
+                       "gallery_id, image_id) FROM STDIN WITH (FORMAT binary)", payload)

@@ -1,0 +1,179 @@
+"""Vector stage: latency and true-match recall of the 1:N query the product runs.
+
+    .venv/bin/python bench/vector_search.py --faces 100000 [--queries 200] [--explore]
+
+Times search.vector.nearest_faces, with the agency and gallery filters a search uses, over synthetic dlib-like encodings in the real tables
+(bench/synthetic.py). The baseline, measured in the same run, is the same function with no in-memory
+index: the exact SQL scan. "Recall" is the share of true matches (the faces within distance 0.6 among
+the exact 10 nearest) that the query returns. --explore also measures pgvector's own indexes
+(HNSW, ivfflat), built on the same table (partial: the agency's rows) and dropped afterwards.
+"""
+import argparse
+import time
+
+import bench.common as common
+
+common.setup_django()
+
+import faiss  # noqa: E402
+import numpy as np  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from bench.synthetic import SyntheticGallery, ensure_gallery  # noqa: E402
+from search import faceindex  # noqa: E402
+from search.vector import nearest_faces  # noqa: E402
+
+THRESHOLD = 0.6
+LIMIT = 10
+WARM_UP_QUERIES = 10
+
+
+def run_queries(gallery: SyntheticGallery, probes: np.ndarray, gallery_ids: list[int]):
+    """(latencies in ms, returned face ids, faces from elsewhere) of nearest_faces on each probe: one SQL round
+    trip each, as inside the worker's transaction (whose commit is shared with the rest of the search)."""
+    latencies, returned, leaks = [], [], 0
+    for probe in probes:
+        started = time.perf_counter()
+        faces = nearest_faces(agency_id=gallery.agency.pk, gallery_ids=gallery_ids, encoding=probe,
+                              threshold=THRESHOLD, limit=LIMIT)
+        latencies.append((time.perf_counter() - started) * 1000)
+        returned.append({face.pk for face in faces})
+        leaks += sum(1 for face in faces if face.agency_id != gallery.agency.pk or face.gallery_id not in gallery_ids)
+    return latencies, returned, leaks
+
+
+def recall(returned: list[set], truth: list[set]) -> float:
+    found = sum(len(r & t) for r, t in zip(returned, truth))
+    return round(found / max(1, sum(len(t) for t in truth)), 4)
+
+
+def measure(name: str, gallery, probes, truth, gallery_ids, session_settings=(), extra=None) -> dict:
+    with connection.cursor() as cursor:
+        for statement in session_settings:
+            cursor.execute(statement)
+    try:
+        run_queries(gallery, probes[:WARM_UP_QUERIES], gallery_ids)  # caches and connections in their steady state
+        latencies, returned, leaks = run_queries(gallery, probes, gallery_ids)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET ALL")
+    row = {"method": name, **common.percentiles(latencies), "recall": recall(returned, truth[:len(probes)]),
+           "leaks": leaks, **(extra or {})}
+    common.say(f"{name}: {row}")
+    return row
+
+
+def product_index(gallery: SyntheticGallery) -> dict:
+    faceindex.forget(gallery.agency.pk)
+    started = time.perf_counter()
+    index = faceindex.refresh(gallery.agency.pk)
+    seconds = time.perf_counter() - started
+    if index is None:
+        raise RuntimeError("The face index was not built: is the gallery below FACE_INDEX_MIN_FACES?")
+    stored = faiss.serialize_index(index.index).nbytes + index.face_ids.nbytes + index.gallery_ids.nbytes
+    return {"build_s": round(seconds, 1), "size_mb": round(stored / 2**20), "settings": index.describe()}
+
+
+def index_only(gallery: SyntheticGallery, probes, truth, gallery_ids) -> dict:
+    """The in-memory index alone, without the SQL re-check: where the product's time goes."""
+    index = faceindex.current(gallery.agency.pk)
+    latencies, returned = [], []
+    for probe in probes:
+        started = time.perf_counter()
+        face_ids, _distances = index.search(probe, gallery_ids, 2 * LIMIT)
+        latencies.append((time.perf_counter() - started) * 1000)
+        returned.append(set(face_ids[:LIMIT].tolist()))
+    row = {"method": "in-memory index alone (no SQL)", **common.percentiles(latencies),
+           "recall": recall(returned, truth), "leaks": 0}
+    common.say(f"{row}")
+    return row
+
+
+def hnsw_settings(ef_search: int, iterative: str = "off") -> tuple[str, list[str]]:
+    label = f"ef_search={ef_search}" + (f", iterative {iterative}" if iterative != "off" else "")
+    return label, [f"SET hnsw.ef_search = {ef_search}", f"SET hnsw.iterative_scan = {iterative}"]
+
+
+def pgvector_options(size: int) -> list:
+    """(label, CREATE INDEX clause, [(label, settings)]) of each pgvector index tried."""
+    lists = round(size ** 0.5)
+    return [
+        ("HNSW m=16 ef_construction=64", "hnsw (encoding vector_l2_ops) WITH (m = 16, ef_construction = 64)",
+         # ef_search=200 with a strict iterative scan was the product's previous default
+         [hnsw_settings(40), hnsw_settings(100), hnsw_settings(400), hnsw_settings(200, "strict_order")]),
+        ("HNSW m=32 ef_construction=200", "hnsw (encoding vector_l2_ops) WITH (m = 32, ef_construction = 200)",
+         [hnsw_settings(100), hnsw_settings(400)]),
+        (f"ivfflat lists={lists}", f"ivfflat (encoding vector_l2_ops) WITH (lists = {lists})",
+         [(f"probes={probes}", [f"SET ivfflat.probes = {probes}"]) for probes in (lists // 32, lists // 8)]),
+    ]
+
+
+def explore_pgvector(gallery, probes, truth, gallery_ids) -> list[dict]:
+    faceindex.forget(gallery.agency.pk)
+    rows = []
+    for label, definition, variants in pgvector_options(len(gallery.face_ids)):
+        with connection.cursor() as cursor:
+            cursor.execute("SET maintenance_work_mem = '2GB'")
+            started = time.perf_counter()
+            # Partial, on this agency's rows only, as a per-agency index would be (the query's filter implies it).
+            cursor.execute(f"CREATE INDEX bench_explore ON search_face USING {definition} "
+                           f"WHERE agency_id = {int(gallery.agency.pk)}")
+            build = round(time.perf_counter() - started, 1)
+            cursor.execute("SELECT pg_relation_size('bench_explore')")
+            size_mb = round(cursor.fetchone()[0] / 2**20)
+        try:
+            for variant, statements in variants:
+                rows.append(measure(f"pgvector {label}, {variant}", gallery, probes, truth, gallery_ids, statements,
+                                    {"build_s": build, "size_mb": size_mb}))
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("DROP INDEX bench_explore")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--faces", type=int, default=100_000, help="faces in the main agency")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--exact-queries", type=int, default=30, help="probes for the slow exact baseline")
+    parser.add_argument("--explore", action="store_true", help="also measure pgvector HNSW and ivfflat indexes")
+    arguments = parser.parse_args()
+
+    gallery = ensure_gallery(arguments.faces, log=common.say)
+    probes = gallery.probes(arguments.queries)
+    every_gallery = [g.pk for g in gallery.galleries]
+    second_gallery = [gallery.galleries[1].pk]
+    common.say("Computing the exact answers in memory")
+    truth = gallery.true_matches(probes, every_gallery, THRESHOLD, LIMIT)
+    probes_second = gallery.probes(arguments.queries, seed=2, gallery_id=second_gallery[0])
+    truth_second = gallery.true_matches(probes_second, second_gallery, THRESHOLD, LIMIT)
+
+    faceindex.forget(gallery.agency.pk)
+    baseline = measure("exact SQL scan (baseline)", gallery, probes[:arguments.exact_queries], truth, every_gallery)
+    rows = [baseline]
+    if arguments.explore:
+        rows += explore_pgvector(gallery, probes, truth, every_gallery)
+    common.say("Building the product's in-memory index")
+    built = product_index(gallery)
+    rows.append(measure("product: nearest_faces, all galleries", gallery, probes, truth, every_gallery, extra=built))
+    rows.append(measure("product: nearest_faces, one gallery (10%)", gallery, probes_second, truth_second,
+                        second_gallery))
+    rows.append(index_only(gallery, probes, truth, every_gallery))
+
+    print()
+    print(f"{arguments.faces} faces in the agency (+{round(arguments.faces * 0.1)} in other agencies), "
+          f"{arguments.queries} probes, threshold {THRESHOLD}, limit {LIMIT}; "
+          f"{np.mean([len(t) for t in truth]):.2f} true matches per probe")
+    common.print_table(
+        ["method", "p50 ms", "p95 ms", "p95 / exact SQL", "true-match recall", "leaks", "build s", "size MB"],
+        [[row["method"], row["p50_ms"], row["p95_ms"], common.ratio(row["p95_ms"], baseline["p95_ms"]),
+          row["recall"], row["leaks"], row.get("build_s", ""), row.get("size_mb", "")] for row in rows],
+    )
+    knobs = ", ".join(f"{name}={getattr(settings, name)}" for name in dir(settings) if name.startswith("FACE_INDEX_"))
+    print(f"Product index: {built['settings']}; {knobs}")
+    common.save_results("vector_search", {"faces": arguments.faces, "queries": arguments.queries, "rows": rows})
+
+
+if __name__ == "__main__":
+    main()
