@@ -108,6 +108,11 @@ def get_candidate_for_user(request, code, capability: Capability = Capability.VI
     return _get_scoped(request, queryset, code, capability, "search_face__search__agency")
 
 
+def get_member_token_for_admin(request, code) -> ApiToken:
+    return _get_scoped(request, ApiToken.objects.select_related("user"), code, Capability.MANAGE_PEOPLE,
+                       "user__membership__agency")
+
+
 def get_own_token(request, code) -> ApiToken:
     try:
         code = UUID(str(code))

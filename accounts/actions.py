@@ -11,7 +11,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Agency, ApiToken, Invitation, Membership, User
+from accounts.models import (
+    Agency,
+    ApiToken,
+    ConductAcceptance,
+    Invitation,
+    Membership,
+    User,
+)
+from billing.gates import ensure_seat_available
 from search.audit import record_event
 
 
@@ -29,6 +37,7 @@ def do_invite_user(*, agency: Agency, email: str, role: str, invited_by: User, r
         raise ActionError(_("A user with this e-mail address already exists."))
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
+        ensure_seat_available(agency, email)
         Invitation.objects.filter(agency=agency, email=email, accepted_at__isnull=True).update(
             expires_at=timezone.now()
         )
@@ -146,3 +155,20 @@ def do_revoke_api_token(*, token: ApiToken, actor: User, request=None) -> None:
                 "api_token.revoked", agency=membership.agency if membership else None, actor=actor,
                 request=request, target=token.code, details={"prefix": token.prefix},
             )
+
+
+def has_accepted_current_conduct(membership: Membership) -> bool:
+    return ConductAcceptance.objects.filter(
+        user_id=membership.user_id, agency_id=membership.agency_id, version=membership.agency.code_of_conduct_version
+    ).exists()
+
+
+def do_accept_conduct(*, membership: Membership, request=None) -> None:
+    version = membership.agency.code_of_conduct_version
+    with transaction.atomic():
+        _acceptance, created = ConductAcceptance.objects.get_or_create(
+            user_id=membership.user_id, agency_id=membership.agency_id, version=version
+        )
+        if created:
+            record_event("conduct.accepted", agency=membership.agency, actor=membership.user, request=request,
+                         details={"version": version})

@@ -1,5 +1,7 @@
 from django.contrib.auth.backends import ModelBackend
 
+from privacy.lockout import locked_until
+
 
 class EmailBackend(ModelBackend):
     """Log in by e-mail address, case-insensitively."""
@@ -8,4 +10,6 @@ class EmailBackend(ModelBackend):
         email = kwargs.get("email", username)
         if email is None or password is None:
             return None
+        if request is not None and locked_until(email, request) is not None:
+            return None  # locked out: even the right password is refused (see privacy.lockout)
         return super().authenticate(request, username=email.strip().lower(), password=password)

@@ -1,13 +1,22 @@
+import re
+
 from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Role
+from accounts.models import Agency, Role
+from privacy.lockout import lockout_message
 
 
 class EmailLoginForm(AuthenticationForm):
     username = forms.EmailField(label=_("E-mail"), widget=forms.EmailInput(attrs={"autofocus": True}))
+
+    def clean(self):
+        locked = lockout_message(self.cleaned_data.get("username") or "", self.request)
+        if locked:
+            raise forms.ValidationError(locked, code="locked_out")
+        return super().clean()
 
 
 class InviteForm(forms.Form):
@@ -44,3 +53,26 @@ class AcceptInvitationForm(forms.Form):
 
 class ApiTokenForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=100, help_text=_("What the token is for"))
+
+
+COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
+
+
+class NewAgencyFields(forms.Form):
+    """Name and country of an agency being created, by an operator or by sales for a demo."""
+
+    name = forms.CharField(label=_("Name"), max_length=200)
+    country = forms.CharField(label=_("Country"), min_length=2, max_length=2,
+                              help_text=_("ISO 3166-1 alpha-2 code, e.g. FR"))
+
+    def clean_country(self) -> str:
+        country = self.cleaned_data["country"].strip().upper()
+        if not COUNTRY_CODE.match(country):
+            raise forms.ValidationError(_("Use a two-letter country code."))
+        return country
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if Agency.objects.filter(name__iexact=name).exists():
+            raise forms.ValidationError(_("An agency with this name already exists."))
+        return name

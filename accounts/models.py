@@ -7,6 +7,20 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
+def default_code_of_conduct() -> str:
+    return str(DEFAULT_CODE_OF_CONDUCT)
+
+
+DEFAULT_CODE_OF_CONDUCT = _(
+    "1. Search only for a lawful purpose and an open case, and record both truthfully.\n"
+    "2. Never search friends, family, colleagues, celebrities or yourself, or to test the system.\n"
+    "3. A candidate is an investigative lead, never an identification. Act on it only after two separate human "
+    "confirmations and independent corroborating evidence.\n"
+    "4. Do not share probe photos, results or exports outside the case.\n"
+    "5. Every search is logged and reviewed by your agency's administrators; misuse leads to suspension."
+)
+
+
 class Agency(models.Model):
     """The tenant: a police department, a government body, a vetted business, or a sales demo."""
 
@@ -26,6 +40,13 @@ class Agency(models.Model):
     country = models.CharField(_("country"), max_length=2, help_text=_("ISO 3166-1 alpha-2 code"))
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
     created = models.DateTimeField(default=timezone.now)
+    # Oversight settings: searches outside these hours, or with case numbers not matching the pattern, are flagged.
+    timezone = models.CharField(_("time zone"), max_length=64, default="UTC")
+    working_hours_start = models.PositiveSmallIntegerField(_("working hours start"), default=7)
+    working_hours_end = models.PositiveSmallIntegerField(_("working hours end"), default=20)
+    case_number_pattern = models.CharField(_("case number pattern (regular expression)"), max_length=200, blank=True)
+    code_of_conduct = models.TextField(_("code of conduct"), default=default_code_of_conduct)
+    code_of_conduct_version = models.PositiveIntegerField(default=1)
 
     class Meta:
         verbose_name_plural = "agencies"
@@ -158,3 +179,15 @@ class ApiToken(models.Model):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class ConductAcceptance(models.Model):
+    """A user's acceptance of one version of their agency's code of conduct. Rows are never changed."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="conduct_acceptances")
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
+    version = models.PositiveIntegerField()
+    accepted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "agency", "version"], name="conduct_accepted_once")]

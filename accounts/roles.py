@@ -13,6 +13,7 @@ class Capability(StrEnum):
     VERIFY = "verify"
     AUDIT = "audit"
     MANAGE_PEOPLE = "manage_people"
+    MANAGE_BILLING = "manage_billing"
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {

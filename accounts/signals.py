@@ -1,5 +1,9 @@
 """Login, logout and failed logins are audited on the user's agency chain (or the platform's)."""
-from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.contrib.auth.signals import (
+    user_logged_in,
+    user_logged_out,
+    user_login_failed,
+)
 from django.dispatch import receiver
 
 from accounts.access import load_membership

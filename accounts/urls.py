@@ -59,6 +59,8 @@ urlpatterns = [
     path("team/<str:code>/role/", views.change_role, name="change_role"),
     path("team/<str:code>/suspend/", views.suspend, name="suspend"),
     path("team/<str:code>/reactivate/", views.reactivate, name="reactivate"),
+    path("team/tokens/<str:code>/revoke/", views.revoke_member_token, name="revoke_member_token"),
+    path("conduct/", views.conduct, name="conduct"),
     path("tokens/", views.api_tokens, name="api_tokens"),
     path("tokens/<str:code>/revoke/", views.revoke_api_token, name="revoke_api_token"),
 ]

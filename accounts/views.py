@@ -1,17 +1,28 @@
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import actions
-from accounts.access import get_member_for_admin, get_own_token, require_capability
+from accounts.access import (
+    get_member_for_admin,
+    get_member_token_for_admin,
+    get_own_token,
+    require_capability,
+    require_membership,
+)
 from accounts.forms import AcceptInvitationForm, ApiTokenForm, InviteForm, RoleForm
 from accounts.models import ApiToken, Invitation
 from accounts.roles import Capability
+from billing.gates import LicenceRefused
+from portal.forms import posted
+from privacy.mfa import is_mfa_verified
 
 
 @require_GET
@@ -26,7 +37,9 @@ def team(request: HttpRequest) -> HttpResponse:
     members = membership.agency.memberships.select_related("user").order_by("user__email")
     page = Paginator(members, 50).get_page(request.GET.get("page"))
     invitations = Invitation.objects.filter(agency=membership.agency, accepted_at__isnull=True)[:50]
-    context = {"page": page, "invitations": invitations, "invite_form": InviteForm(), "role_form": RoleForm()}
+    tokens = ApiToken.objects.filter(user__membership__agency=membership.agency, revoked_at__isnull=True)
+    context = {"page": page, "invitations": invitations, "role_form": RoleForm(),
+               "tokens": tokens.select_related("user")[:100]}
     return render(request, "accounts/team.html", context)
 
 
@@ -34,7 +47,7 @@ def team(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def invite(request: HttpRequest) -> HttpResponse:
     membership = require_capability(request, Capability.MANAGE_PEOPLE)
-    form = InviteForm(request.POST or None)
+    form = InviteForm(posted(request)[0])
     if request.method == "POST" and form.is_valid():
         try:
             actions.do_invite_user(
@@ -44,12 +57,22 @@ def invite(request: HttpRequest) -> HttpResponse:
                 invited_by=request.user,
                 request=request,
             )
-        except actions.ActionError as error:
+        except (actions.ActionError, LicenceRefused) as error:
             form.add_error("email", str(error))
         else:
             messages.success(request, _("Invitation sent to %(email)s.") % {"email": form.cleaned_data["email"]})
             return redirect("accounts:team")
     return render(request, "accounts/invite.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def _team_action(request: HttpRequest, action, success: str) -> HttpResponse:
+    try:
+        action()
+    except actions.ActionError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, success)
+    return redirect("accounts:team")
 
 
 @login_required
@@ -60,35 +83,34 @@ def change_role(request: HttpRequest, code) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Choose a valid role."))
         return redirect("accounts:team")
-    try:
-        actions.do_change_role(membership=member, role=form.cleaned_data["role"], actor=request.user, request=request)
-    except actions.ActionError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, _("Role of %(email)s changed.") % {"email": member.user.email})
-    return redirect("accounts:team")
+    return _team_action(
+        request,
+        lambda: actions.do_change_role(membership=member, role=form.cleaned_data["role"], actor=request.user,
+                                       request=request),
+        _("Role of %(email)s changed.") % {"email": member.user.email},
+    )
 
 
 @login_required
 @require_POST
 def suspend(request: HttpRequest, code) -> HttpResponse:
     member = get_member_for_admin(request, code)
-    try:
-        actions.do_suspend_user(membership=member, actor=request.user, request=request)
-    except actions.ActionError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, _("%(email)s is suspended.") % {"email": member.user.email})
-    return redirect("accounts:team")
+    return _team_action(
+        request,
+        lambda: actions.do_suspend_user(membership=member, actor=request.user, request=request),
+        _("%(email)s is suspended.") % {"email": member.user.email},
+    )
 
 
 @login_required
 @require_POST
 def reactivate(request: HttpRequest, code) -> HttpResponse:
     member = get_member_for_admin(request, code)
-    actions.do_reactivate_user(membership=member, actor=request.user, request=request)
-    messages.success(request, _("%(email)s is active again.") % {"email": member.user.email})
-    return redirect("accounts:team")
+    return _team_action(
+        request,
+        lambda: actions.do_reactivate_user(membership=member, actor=request.user, request=request),
+        _("%(email)s is active again.") % {"email": member.user.email},
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -96,7 +118,7 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
     invitation = actions.find_usable_invitation(token)
     if invitation is None:
         return render(request, "accounts/invitation_invalid.html", status=404)
-    form = AcceptInvitationForm(request.POST or None, email=invitation.email)
+    form = AcceptInvitationForm(posted(request)[0], email=invitation.email)
     if request.method == "POST" and form.is_valid():
         try:
             user = actions.do_accept_invitation(
@@ -118,7 +140,9 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def api_tokens(request: HttpRequest) -> HttpResponse:
-    form = ApiTokenForm(request.POST or None)
+    if not is_mfa_verified(request):  # a token outlives the session: only a user who passed MFA may create one
+        raise PermissionDenied
+    form = ApiTokenForm(posted(request)[0])
     new_key = None
     if request.method == "POST" and form.is_valid():
         _token, new_key = actions.do_create_api_token(user=request.user, name=form.cleaned_data["name"], request=request)
@@ -126,6 +150,35 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
     tokens = ApiToken.objects.filter(user=request.user)
     context = {"form": form, "tokens": tokens, "new_key": new_key}
     return render(request, "accounts/api_tokens.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def revoke_member_token(request: HttpRequest, code) -> HttpResponse:
+    token = get_member_token_for_admin(request, code)
+    actions.do_revoke_api_token(token=token, actor=request.user, request=request)
+    messages.success(request, _("Token %(name)s of %(email)s revoked.") % {"name": token.name, "email": token.user.email})
+    return redirect("accounts:team")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def conduct(request: HttpRequest) -> HttpResponse:
+    membership = require_membership(request)
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = ""
+    if request.method == "POST":
+        if request.POST.get("accept") != "yes":
+            messages.error(request, _("Tick the box to accept the code of conduct."))
+        else:
+            actions.do_accept_conduct(membership=membership, request=request)
+            messages.success(request, _("Thank you. You accepted version %(version)s of the code of conduct.")
+                             % {"version": membership.agency.code_of_conduct_version})
+            return redirect(next_url or "home")
+    context = {"agency": membership.agency, "accepted": actions.has_accepted_current_conduct(membership),
+               "next": next_url}
+    return render(request, "accounts/conduct.html", context)
 
 
 @login_required

@@ -15,7 +15,10 @@ VAR_DIR = BASE_DIR / "var"
 PGDATA = VAR_DIR / "pgdata"
 REDIS_DIR = VAR_DIR / "redis"
 REDIS_SOCKET = REDIS_DIR / "redis.sock"
-LOCAL_DB_NAME = "portal"
+LOCAL_DB_NAME = "faceportal"
+# The application's own role: not a superuser, so the audit log's append-only trigger binds it.
+LOCAL_DB_ROLE = "faceportal"
+SUPERUSER = "postgres"
 
 
 def ensure_postgres() -> str:
@@ -34,16 +37,31 @@ def ensure_postgres() -> str:
     return str(socket_dir)
 
 
-def ensure_local_database(socket_dir: str, name: str = LOCAL_DB_NAME) -> None:
+def superuser_connection(socket_dir: str, dbname: str = "postgres"):
     import psycopg2
 
-    connection = psycopg2.connect(host=socket_dir, user="postgres", dbname="postgres")
+    connection = psycopg2.connect(host=socket_dir, user=SUPERUSER, dbname=dbname)
     connection.autocommit = True
+    return connection
+
+
+def ensure_local_database(socket_dir: str, name: str = LOCAL_DB_NAME) -> None:
+    """The application's role and a database it owns; pgvector is installed by the superuser, also in
+    template1 so that test databases created by the application's role have it."""
+    connection = superuser_connection(socket_dir)
     with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [LOCAL_DB_ROLE])
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE ROLE "{LOCAL_DB_ROLE}" LOGIN NOSUPERUSER CREATEDB')
         cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
         if cursor.fetchone() is None:
-            cursor.execute(f'CREATE DATABASE "{name}"')
+            cursor.execute(f'CREATE DATABASE "{name}" OWNER "{LOCAL_DB_ROLE}"')
     connection.close()
+    for dbname in ("template1", name):
+        connection = superuser_connection(socket_dir, dbname)
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        connection.close()
 
 
 def redis_is_up() -> bool:

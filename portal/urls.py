@@ -11,6 +11,8 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("", include("search.urls")),
+    path("", include("privacy.urls")),
+    path("", include("billing.urls")),
     path("api/v1/", include("search.api_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -45,5 +45,6 @@ def home(request: HttpRequest) -> HttpResponse:
 def platform_home(request: HttpRequest) -> HttpResponse:
     require_platform_role(request, User.PlatformRole.OPERATOR, User.PlatformRole.SALES)
     agencies = Agency.objects.exclude(kind=Agency.Kind.DEMO).order_by("name")
-    demos = Agency.objects.filter(kind=Agency.Kind.DEMO).order_by("name")
+    # The demo gallery's owner is a demo-kind agency too, but nobody's demo: only real demos are listed.
+    demos = Agency.objects.filter(kind=Agency.Kind.DEMO, demo__isnull=False).order_by("name")
     return render(request, "portal/platform_home.html", {"agencies": agencies, "demos": demos})

@@ -7,15 +7,36 @@ from datetime import date
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Agency, User
-from search.audit import record_event
+from billing.gates import ensure_agency_may_enroll, ensure_agency_may_search, record_search_usage, searchable_galleries
+from privacy.suppression import SUPPRESSED_MESSAGE, any_suppressed, is_suppressed
+from search.audit import (
+    PLATFORM_CHAIN,
+    ChainReport,
+    all_chains,
+    record_checkpoint,
+    record_event,
+    verify_chain,
+)
 from search.images import CheckedImage
-from search.models import EnrollmentBatch, EnrollmentItem, Face, Gallery, GalleryImage, Search, Subject
+from search.models import (
+    AuditVerification,
+    Candidate,
+    CandidateDecision,
+    EnrollmentBatch,
+    EnrollmentItem,
+    Face,
+    Gallery,
+    GalleryImage,
+    Search,
+    Subject,
+)
 
 
 class EnrollmentRefused(ValueError):
@@ -45,6 +66,7 @@ def generated_name(extension: str) -> str:
 
 
 def do_create_gallery(*, agency: Agency, name: str, description: str, actor: User, request=None) -> Gallery:
+    ensure_agency_may_enroll(agency)
     with transaction.atomic():
         gallery = Gallery.objects.create(agency=agency, name=name, description=description, created_by=actor)
         record_event("gallery.created", agency=agency, actor=actor, request=request, target=gallery.code,
@@ -121,6 +143,7 @@ def do_upload_image(
 ) -> GalleryImage:
     from search.tasks import enroll_image
 
+    ensure_agency_may_enroll(subject.gallery.agency)
     if duplicate_in_gallery(subject.gallery, checked.sha256) is not None:
         raise EnrollmentRefused(_("This exact image is already in the gallery."))
     with files_removed_on_failure() as written, transaction.atomic():
@@ -139,6 +162,9 @@ def record_detection(image: GalleryImage, faces: list, actor: User | None) -> No
     """Turns a detection into the image's status and searchable faces; the caller holds the transaction."""
     image.review_faces = []
     image.error = ""
+    if any_suppressed(faces):
+        refuse_suppressed_image(image, actor)
+        return
     if not faces:
         image.status = GalleryImage.Status.FAILED
         image.error = _("No face found in this image.")
@@ -153,6 +179,17 @@ def record_detection(image: GalleryImage, faces: list, actor: User | None) -> No
     if image.status == GalleryImage.Status.ENROLLED:
         record_event("image.enrolled", agency=image.agency, actor=actor, target=image.code,
                      details={"subject": image.subject.reference, "sha256": image.sha256})
+
+
+def refuse_suppressed_image(image: GalleryImage, actor: User | None) -> None:
+    """A photo of someone on the suppression list is not kept: its file goes, the refusal stays visible."""
+    delete_files_after_commit([image.file.name])
+    image.file = ""
+    image.status = GalleryImage.Status.FAILED
+    image.error = str(SUPPRESSED_MESSAGE)
+    image.save(update_fields=["status", "error", "review_faces", "file"])
+    record_event("image.suppressed", agency=image.agency, actor=actor, target=image.code,
+                 details={"sha256": image.sha256})
 
 
 def _add_face(image: GalleryImage, box, encoding) -> Face:
@@ -171,6 +208,8 @@ def do_pick_face(*, image: GalleryImage, index: int, actor: User, request=None) 
         if image.status != GalleryImage.Status.NEEDS_REVIEW or not 0 <= index < len(image.review_faces):
             raise EnrollmentRefused(_("This image has no face to pick."))
         chosen = image.review_faces[index]
+        if is_suppressed(chosen["encoding"]):
+            raise EnrollmentRefused(SUPPRESSED_MESSAGE)
         _add_face(image, chosen["box"], chosen["encoding"])
         image.status = GalleryImage.Status.ENROLLED
         image.error = ""
@@ -184,6 +223,7 @@ def do_start_bulk_enrollment(*, gallery: Gallery, staged: list, actor: User, req
     """staged: search.bulk.StagedRow items, each either a file to enroll or a row already judged bad."""
     from search.tasks import enroll_batch_item
 
+    ensure_agency_may_enroll(gallery.agency)
     with files_removed_on_failure() as written, transaction.atomic():
         batch = EnrollmentBatch.objects.create(
             agency=gallery.agency, gallery=gallery, created_by=actor, total=len(staged),
@@ -220,8 +260,9 @@ def do_create_search(
 ) -> Search:
     from search.tasks import run_search
 
-    galleries = list(galleries) or list(Gallery.objects.filter(agency=agency))
+    galleries = list(galleries) or searchable_galleries(agency)
     with files_removed_on_failure() as written, transaction.atomic():
+        ensure_agency_may_search(agency)
         search = Search(
             agency=agency, created_by=actor, purpose=purpose, case_number=case_number, threshold=threshold,
             max_candidates=max_candidates, probe_sha256=probe.sha256, probe_width=probe.width,
@@ -231,6 +272,7 @@ def do_create_search(
         written.append(search.probe.name)
         search.save(force_insert=True)
         search.galleries.set(galleries)
+        record_search_usage(search)
         record_event(
             "search.created", agency=agency, actor=actor, request=request, target=search.code,
             details={
@@ -247,3 +289,84 @@ def cancel_open_searches_of(user: User) -> int:
     return Search.objects.filter(
         created_by=user, status__in=[Search.Status.PENDING, Search.Status.RUNNING]
     ).update(status=Search.Status.CANCELLED, error=_("Cancelled: the user was suspended."), finished_at=timezone.now())
+
+
+def agency_of_chain(chain: str) -> Agency | None:
+    return None if chain == PLATFORM_CHAIN else Agency.objects.filter(code=chain).first()
+
+
+def do_verify_audit(*, chain: str, actor: User | None = None, request=None) -> ChainReport:
+    report = verify_chain(chain)
+    with transaction.atomic():
+        AuditVerification.objects.create(chain=chain, ok=report.ok, first_bad_seq=report.first_bad_seq,
+                                         message=report.message[:500], checked_events=report.checked)
+        record_event("audit.verified", agency=agency_of_chain(chain), actor=actor, request=request,
+                     outcome="ok" if report.ok else "tampered",
+                     details={"first_bad_seq": report.first_bad_seq, "checked": report.checked})
+    return report
+
+
+def do_record_checkpoints() -> int:
+    """Records every chain's head and e-mails each agency's to its admins, who keep it outside the database."""
+    recorded = 0
+    for chain in all_chains():
+        with transaction.atomic():
+            checkpoint = record_checkpoint(chain)
+        if checkpoint is None:
+            continue
+        recorded += 1
+        agency = agency_of_chain(chain)
+        if agency is not None:
+            _mail_checkpoint(agency, checkpoint)
+    return recorded
+
+
+def _mail_checkpoint(agency: Agency, checkpoint) -> None:
+    admins = list(agency.memberships.filter(role="admin", status="active").values_list("user__email", flat=True))
+    if admins:
+        send_mail(
+            _("Audit checkpoint for %(agency)s") % {"agency": agency.name},
+            _("Keep this message: it lets you prove later that your audit log was not shortened.\n\n"
+              "Agency: %(agency)s\nSequence: %(seq)s\nHash: %(hash)s\nRecorded: %(at)s UTC\n")
+            % {"agency": agency.code, "seq": checkpoint.seq, "hash": checkpoint.hash,
+               "at": checkpoint.created.strftime("%Y-%m-%d %H:%M")},
+            None,
+            admins,
+        )
+
+
+# Two-person verification of candidates
+
+
+class DecisionRefused(ValueError):
+    """A refusal with a message for the user."""
+
+
+def do_decide_candidate(*, candidate: Candidate, user: User, decision: str, comment: str, request=None) -> None:
+    with transaction.atomic():
+        Candidate.objects.select_for_update().get(pk=candidate.pk)
+        if CandidateDecision.objects.filter(candidate=candidate, user=user).exists():
+            raise DecisionRefused(_("You have already reviewed this candidate; a second review must come from "
+                                    "someone else."))
+        CandidateDecision.objects.create(candidate=candidate, user=user, decision=decision, comment=comment)
+        search = candidate.search_face.search
+        record_event(f"candidate.{decision}", agency=search.agency, actor=user, request=request,
+                     target=candidate.code, details={"search": str(search.code), "comment": comment[:500]})
+
+
+def do_export_search(*, search: Search, actor: User, request=None) -> None:
+    record_event("search.exported", agency=search.agency, actor=actor, request=request, target=search.code)
+
+
+def do_update_oversight_settings(*, agency: Agency, actor: User, request=None, **values) -> None:
+    with transaction.atomic():
+        agency = Agency.objects.select_for_update(no_key=True).get(pk=agency.pk)
+        conduct_changed = values["code_of_conduct"].strip() != agency.code_of_conduct.strip()
+        for field, value in values.items():
+            setattr(agency, field, value)
+        if conduct_changed:
+            agency.code_of_conduct_version += 1
+        agency.save()
+        record_event("agency.oversight_settings_changed", agency=agency, actor=actor, request=request,
+                     details={**{k: v for k, v in values.items() if k != "code_of_conduct"},
+                              "code_of_conduct_version": agency.code_of_conduct_version})

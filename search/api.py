@@ -1,15 +1,23 @@
 """REST API v1. The same access helpers and actions as the web views: outsiders get 404."""
 from django.conf import settings
 from django.db.models import Prefetch, prefetch_related_objects
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, parser_classes
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.access import get_gallery_for_user, get_image_for_user, get_search_for_user, require_capability
+from accounts.access import (
+    get_gallery_for_user,
+    get_image_for_user,
+    get_search_for_user,
+    require_capability,
+)
+from accounts.actions import has_accepted_current_conduct
 from accounts.roles import Capability
 from search import actions
 from search.models import Candidate, Gallery, Search
@@ -80,6 +88,8 @@ def searches(request: Request) -> Response:
         membership = require_capability(request, Capability.VIEW_SEARCHES)
         return _paginated(request, Search.objects.filter(agency=membership.agency), SearchSummarySerializer)
     membership = require_capability(request, Capability.SEARCH)
+    if not has_accepted_current_conduct(membership):
+        raise PermissionDenied(_("Accept your agency's current code of conduct in the portal before searching."))
     serializer = SearchCreateSerializer(data=request.data, context={"agency": membership.agency})
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data

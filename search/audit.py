@@ -6,6 +6,7 @@ written in the caller's transaction: if the audit write fails, the action fails 
 """
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import transaction
@@ -94,3 +95,66 @@ def record_event(
         head.hash = row.hash
         head.save(update_fields=["seq", "hash"])
     return row
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    chain: str
+    ok: bool
+    checked: int
+    first_bad_seq: int | None = None
+    message: str = ""
+
+
+def verify_chain(chain: str) -> ChainReport:
+    """Recomputes one chain from its first row and checks it against its head and checkpoints.
+    Names the first sequence number at which the record stops being what was written."""
+    from search.models import AuditCheckpoint
+
+    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
+    for row in AuditEvent.objects.filter(chain=chain).order_by("seq").iterator(chunk_size=2000):
+        problem = _row_problem(row, expected_seq, prev_hash)
+        if problem:
+            return ChainReport(chain, False, checked, *problem)
+        expected_seq, prev_hash, checked = row.seq + 1, row.hash, checked + 1
+    last_seq = expected_seq - 1
+    hashes = dict(AuditEvent.objects.filter(chain=chain).values_list("seq", "hash"))
+    for checkpoint in AuditCheckpoint.objects.filter(chain=chain).order_by("seq"):
+        if checkpoint.seq > last_seq:
+            return ChainReport(chain, False, checked, last_seq + 1,
+                               f"events {last_seq + 1} to {checkpoint.seq} are missing: the tail was truncated "
+                               f"below checkpoint {checkpoint.seq}")
+        if hashes.get(checkpoint.seq) != checkpoint.hash:
+            return ChainReport(chain, False, checked, checkpoint.seq,
+                               f"event {checkpoint.seq} differs from its checkpoint")
+    head = AuditChainHead.objects.filter(chain=chain).first()
+    if head is not None and (head.seq, head.hash) != (last_seq, prev_hash):
+        return ChainReport(chain, False, checked, min(head.seq, last_seq) + 1,
+                           f"the chain ends at {last_seq} but its head says {head.seq}: events were removed")
+    return ChainReport(chain, True, checked, None, f"{checked} events verified")
+
+
+def _row_problem(row: AuditEvent, expected_seq: int, prev_hash: str) -> tuple[int, str] | None:
+    if row.seq != expected_seq:
+        return expected_seq, f"event {expected_seq} is missing (deleted or renumbered)"
+    if row.prev_hash != prev_hash:
+        return row.seq, f"event {row.seq} does not follow event {row.seq - 1} (reordered or replaced)"
+    if compute_hash(row.prev_hash, row) != row.hash:
+        return row.seq, f"event {row.seq} was edited after it was written"
+    return None
+
+
+def all_chains() -> list[str]:
+    return list(AuditChainHead.objects.order_by("chain").values_list("chain", flat=True))
+
+
+def record_checkpoint(chain: str):
+    from search.models import AuditCheckpoint
+
+    head = AuditChainHead.objects.filter(chain=chain).first()
+    if head is None or head.seq == 0:
+        return None
+    latest = AuditCheckpoint.objects.filter(chain=chain).order_by("-seq").first()
+    if latest is not None and latest.seq == head.seq:
+        return latest
+    return AuditCheckpoint.objects.create(chain=chain, seq=head.seq, hash=head.hash)

@@ -100,6 +100,7 @@ def read_manifest(upload) -> list[dict]:
 
 def stage_rows(manifest: list[dict], files: dict[str, bytes | ImageRejected]) -> list[StagedRow]:
     rows, seen = [], set()
+    listed = {values.get("filename", "") for values in manifest}
     for number, values in enumerate(manifest, start=2):  # row 1 is the header
         row = StagedRow(row_number=number, filename=values.get("filename", ""),
                         subject_reference=values.get("subject_reference", ""))
@@ -111,7 +112,7 @@ def stage_rows(manifest: list[dict], files: dict[str, bytes | ImageRejected]) ->
         row.manifest = provenance_of(values)
         content = files[row.filename]
         rows.append(_judge_content(row, content))
-    for number, name in enumerate(sorted(set(files) - seen), start=len(manifest) + 2):
+    for number, name in enumerate(sorted(set(files) - listed), start=len(manifest) + 2):
         message = _("The file is not listed in the manifest.")
         rows.append(StagedRow(row_number=number, filename=name).reject(EnrollmentItem.Outcome.BAD_ROW, message))
     if not rows:

@@ -3,7 +3,14 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from search.images import ImageRejected, check_image, read_upload
-from search.models import Gallery, LegalBasis, Purpose, Subject, similarity_to_distance
+from search.models import (
+    CandidateDecision,
+    Gallery,
+    LegalBasis,
+    Purpose,
+    Subject,
+    similarity_to_distance,
+)
 
 
 class ImageField(forms.FileField):
@@ -124,3 +131,8 @@ class SearchForm(forms.Form):
     def threshold(self) -> float:
         return similarity_to_distance(self.cleaned_data["min_similarity"] / 100)
 
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=CandidateDecision.Decision.choices)
+    comment = forms.CharField(max_length=2000, required=False)

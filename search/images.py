@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from PIL.ExifTags import Base as ExifTag
@@ -55,29 +56,34 @@ def read_upload(uploaded) -> bytes:
 
 
 def _too_large() -> str:
-    limit = settings.MAX_UPLOAD_BYTES // (1024 * 1024)
-    return _("The file is larger than the %(limit)s MB limit.") % {"limit": limit}
+    return _("The file is larger than the %(limit)s limit.") % {"limit": filesizeformat(settings.MAX_UPLOAD_BYTES)}
 
 
 def open_checked(data: bytes) -> Image.Image:
+    """Opens the header only: format and pixel count are judged before any decoding."""
     if not data:
         raise ImageRejected(_("The file is empty."))
+    Image.MAX_IMAGE_PIXELS = settings.MAX_IMAGE_PIXELS
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError, OSError):
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise ImageRejected(_too_many_pixels()) from None
+    except (UnidentifiedImageError, OSError):
         raise ImageRejected(_("The file is not a JPEG, PNG or WebP image.")) from None
     if image.format not in ACCEPTED_FORMATS:
         raise ImageRejected(_("The file is not a JPEG, PNG or WebP image."))
     width, height = image.size
     if width * height > settings.MAX_IMAGE_PIXELS:
-        megapixels = settings.MAX_IMAGE_PIXELS // 1_000_000
-        raise ImageRejected(
-            _("The image has too many pixels (%(width)s×%(height)s; the limit is %(limit)s megapixels).")
-            % {"width": width, "height": height, "limit": megapixels}
-        )
+        raise ImageRejected(_too_many_pixels())
     return image
+
+
+def _too_many_pixels() -> str:
+    return _("The image has too many pixels (the limit is %(limit)s megapixels).") % {
+        "limit": settings.MAX_IMAGE_PIXELS // 1_000_000
+    }
 
 
 def _load_fully(image: Image.Image) -> None:

@@ -289,3 +289,45 @@ class AuditEvent(models.Model):
             models.Index(fields=["agency_code", "event", "-at"], name="audit_agency_event_idx"),
             models.Index(fields=["target"], name="audit_target_idx"),
         ]
+
+
+class AuditCheckpoint(models.Model):
+    """A chain head recorded (and e-mailed to the agency's admins) so that a truncated tail is caught."""
+
+    chain = models.CharField(max_length=40)
+    seq = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["chain", "seq"]
+
+
+class AuditVerification(models.Model):
+    chain = models.CharField(max_length=40)
+    ok = models.BooleanField()
+    first_bad_seq = models.BigIntegerField(null=True, blank=True)
+    message = models.CharField(max_length=500)
+    checked_events = models.BigIntegerField(default=0)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created"]
+
+
+class CandidateDecision(models.Model):
+    """One person's independent review of a candidate. Two different confirmations make a verified lead."""
+
+    class Decision(models.TextChoices):
+        CONFIRMED = "confirmed", _("Confirmed")
+        REJECTED = "rejected", _("Rejected")
+
+    candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="decisions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    comment = models.TextField(blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created"]
+        constraints = [models.UniqueConstraint(fields=["candidate", "user"], name="one_decision_per_reviewer")]

@@ -2,7 +2,15 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from search.images import ImageRejected, check_image, read_upload
-from search.models import Candidate, Gallery, GalleryImage, LegalBasis, Purpose, Search, SearchFace
+from search.models import (
+    Candidate,
+    Gallery,
+    GalleryImage,
+    LegalBasis,
+    Purpose,
+    Search,
+    SearchFace,
+)
 
 LEAD_NOTICE = _("Investigative lead only, not an identification. Two separate human confirmations are required.")
 

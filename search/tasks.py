@@ -13,10 +13,19 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from billing.gates import search_scope
+from privacy.suppression import SUPPRESSED_MESSAGE, any_suppressed
 from search import actions, faceindex
 from search.audit import record_event
 from search.images import CheckedImage, ImageRejected
-from search.models import Candidate, EnrollmentBatch, EnrollmentItem, GalleryImage, Search, SearchFace
+from search.models import (
+    Candidate,
+    EnrollmentBatch,
+    EnrollmentItem,
+    GalleryImage,
+    Search,
+    SearchFace,
+)
 from search.recognition import detect_faces, load_models
 from search.vector import nearest_faces
 
@@ -45,7 +54,7 @@ def retry_or_fail(task, row, exc: Exception, fail) -> None:
         logger.exception("Giving up on %s %s", row.__class__.__name__, row.pk)
         fail(_("Failed after %(count)s attempts: %(reason)s") % {"count": row.attempts, "reason": _reason(exc)})
         return
-    raise task.retry(exc=exc, countdown=min(60, 2 ** row.attempts))
+    raise task.retry(exc=exc, countdown=min(60, 2 ** (row.attempts - 1)))
 
 
 def _reason(exc: Exception) -> str:
@@ -119,6 +128,9 @@ def enroll_item(item: EnrollmentItem) -> None:
     except ImageRejected as rejected:
         finish_item(item, EnrollmentItem.Outcome.UNREADABLE, str(rejected))
         return
+    if any_suppressed(detection.faces):
+        finish_item(item, EnrollmentItem.Outcome.FAILED, str(SUPPRESSED_MESSAGE))
+        return
     checked = CheckedImage(data=data, format=detection.format, width=detection.width, height=detection.height,
                            sha256=sha256)
     try:
@@ -177,7 +189,7 @@ def run_search(self, search_id: int) -> None:
         return
     try:
         detection = detect_faces(read_file(search.probe), settings.DETECTION_MAX_SIDE)
-        faceindex.refresh(search.agency_id)  # outside the transaction: it may wait for enrollments to commit
+        faceindex.refresh(search_scope(search)[0])  # outside the transaction: it may wait for enrollments to commit
         store_results(search.pk, detection)
     except ImageRejected as rejected:
         fail_search(search.pk, str(rejected))
@@ -193,13 +205,13 @@ def store_results(search_id: int, detection) -> None:
         if search is None:  # cancelled (e.g. the user was suspended) or already finished: deliver nothing
             return
         SearchFace.objects.filter(search=search).delete()  # a retried job starts clean
-        gallery_ids = list(search.galleries.values_list("id", flat=True))
+        owner_id, gallery_ids = search_scope(search)
         candidate_codes = []
         for index, detected in enumerate(detection.faces, start=1):
             top, right, bottom, left = detected.box
             search_face = SearchFace.objects.create(search=search, index=index, top=top, right=right,
                                                     bottom=bottom, left=left)
-            matches = nearest_faces(agency_id=search.agency_id, gallery_ids=gallery_ids, encoding=detected.encoding,
+            matches = nearest_faces(agency_id=owner_id, gallery_ids=gallery_ids, encoding=detected.encoding,
                                     threshold=search.threshold, limit=search.max_candidates)
             candidates = Candidate.objects.bulk_create(
                 [candidate_from_match(search_face, rank, face) for rank, face in enumerate(matches, start=1)]
@@ -229,3 +241,11 @@ def fail_search(search_id: int, reason: str) -> None:
             search = Search.objects.select_related("agency").get(pk=search_id)
             record_event("search.completed", agency=search.agency, target=search.code, outcome="failed",
                          details={"error": reason[:300]})
+
+
+# Oversight
+
+
+@shared_task(acks_late=True)
+def record_audit_checkpoints() -> int:
+    return actions.do_record_checkpoints()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from search import views
+from search import oversight_views, views
 
 app_name = "search"
 
@@ -20,5 +20,12 @@ urlpatterns = [
     path("searches/new/", views.search_new, name="search_new"),
     path("searches/<str:code>/", views.search_detail, name="search_detail"),
     path("searches/<str:code>/probe/", views.search_probe, name="search_probe"),
+    path("searches/<str:code>/export/", views.search_export, name="search_export"),
     path("candidates/<str:code>/crop/", views.candidate_crop, name="candidate_crop"),
+    path("candidates/<str:code>/review/", views.candidate_decide, name="candidate_decide"),
+    path("audit/", oversight_views.audit_dashboard, name="audit_dashboard"),
+    path("audit/export.csv", oversight_views.audit_export, name="audit_export"),
+    path("audit/events/", oversight_views.audit_events, name="audit_events"),
+    path("audit/verify/", oversight_views.audit_verify, name="audit_verify"),
+    path("audit/settings/", oversight_views.oversight_settings, name="oversight_settings"),
 ]

@@ -8,21 +8,25 @@ candidates and scans the faces newer than the index's watermark, exactly, with t
 from django.db.models import Q
 from pgvector.django import L2Distance
 
+from privacy.suppression import exclude_suppressed, suppressions_near
 from search import faceindex
 from search.models import Face
 
 
 def nearest_faces(*, agency_id: int, gallery_ids: list[int], encoding, threshold: float, limit: int) -> list[Face]:
-    """Faces within `threshold` of `encoding`, nearest first, each with a `distance` attribute."""
+    """Faces within `threshold` of `encoding`, nearest first, each with a `distance` attribute, never a
+    face on the suppression list (checked here too, so a face slipped in by a race never comes back)."""
+    suppressed = suppressions_near(encoding, threshold)
     index = faceindex.current(agency_id)
     if index is None:
-        return exact_nearest_faces(Q(agency_id=agency_id, gallery_id__in=gallery_ids), encoding, threshold, limit)
+        return exact_nearest_faces(Q(agency_id=agency_id, gallery_id__in=gallery_ids), encoding, threshold, limit,
+                                   suppressed)
     wanted = 2 * limit  # room for candidates deleted since the build
     while True:
         face_ids, distances = index.search(encoding, gallery_ids, wanted)
         among = Q(pk__in=face_ids.tolist()) | Q(pk__gt=index.watermark)
         faces = exact_nearest_faces(among & Q(agency_id=agency_id, gallery_id__in=gallery_ids), encoding,
-                                    threshold, limit)
+                                    threshold, limit, suppressed)
         # Every indexed face beyond the candidates is at least as far as the last candidate: the answer is
         # complete once that one is past the threshold, or past every face kept.
         horizon = distances[-1] - faceindex.DISTANCE_SLACK if len(face_ids) == wanted else float("inf")
@@ -31,11 +35,14 @@ def nearest_faces(*, agency_id: int, gallery_ids: list[int], encoding, threshold
         wanted *= 2
 
 
-def exact_nearest_faces(where: Q, encoding, threshold: float, limit: int) -> list[Face]:
+def exact_nearest_faces(where: Q, encoding, threshold: float, limit: int, suppressed: list) -> list[Face]:
     queryset = (
         Face.objects.filter(where)
         .annotate(distance=L2Distance("encoding", encoding))
         .filter(distance__lt=threshold)
+    )
+    queryset = (
+        exclude_suppressed(queryset, suppressed)
         .order_by("distance")
         .select_related("image__subject", "gallery")
         .defer("encoding")  # the caller needs the distance, not the vector

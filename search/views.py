@@ -1,16 +1,20 @@
 import io
 import mimetypes
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.db.models import Prefetch, prefetch_related_objects
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from PIL import Image, ImageOps
 
 from accounts.access import (
+    current_membership,
     get_batch_for_user,
     get_candidate_for_user,
     get_gallery_for_user,
@@ -19,12 +23,17 @@ from accounts.access import (
     get_subject_for_user,
     require_capability,
 )
-from accounts.roles import Capability
+from accounts.actions import has_accepted_current_conduct
+from accounts.roles import Capability, role_can
+from portal.forms import posted
 from search import actions
 from search.audit import record_event
 from search.bulk import BulkRejected, collect_files, read_manifest, stage_rows
-from search.forms import BulkUploadForm, GalleryForm, ImageUploadForm, SearchForm, SubjectForm
-from search.models import Gallery, GalleryImage, Search
+from search.forms import BulkUploadForm, DecisionForm, GalleryForm, ImageUploadForm, SearchForm, SubjectForm
+from search.models import AuditEvent, Candidate, Gallery, Search
+from search.oversight import abuse_flags, flags_by_search
+from search.serializers import SearchSerializer
+from search.verification import review_for
 
 PAGE_SIZE = 25
 
@@ -45,7 +54,7 @@ def gallery_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def gallery_create(request: HttpRequest) -> HttpResponse:
     membership = require_capability(request, Capability.MANAGE_GALLERIES)
-    form = GalleryForm(request.POST or None, agency=membership.agency)
+    form = GalleryForm(posted(request)[0], agency=membership.agency)
     if request.method == "POST" and form.is_valid():
         gallery = actions.do_create_gallery(
             agency=membership.agency, name=form.cleaned_data["name"],
@@ -60,18 +69,20 @@ def gallery_create(request: HttpRequest) -> HttpResponse:
 @require_GET
 def gallery_detail(request: HttpRequest, code) -> HttpResponse:
     gallery = get_gallery_for_user(request, code)
-    subjects = gallery.subjects.all()
     query = request.GET.get("q", "").strip()
-    if query:
-        subjects = subjects.filter(reference__icontains=query)
-    context = {
+    return render(request, "search/gallery_detail.html", _gallery_context(request, gallery, query, SubjectForm(gallery=gallery)))
+
+
+def _gallery_context(request: HttpRequest, gallery: Gallery, query: str, subject_form: SubjectForm) -> dict:
+    subjects = gallery.subjects.filter(reference__icontains=query) if query else gallery.subjects.all()
+    return {
         "gallery": gallery,
         "page": _page(request, subjects),
         "q": query,
-        "subject_form": SubjectForm(gallery=gallery),
+        "query": urlencode({"q": query}) if query else "",
+        "subject_form": subject_form,
         "batches": gallery.batches.all()[:5],
     }
-    return render(request, "search/gallery_detail.html", context)
 
 
 @login_required
@@ -80,8 +91,7 @@ def subject_create(request: HttpRequest, code) -> HttpResponse:
     gallery = get_gallery_for_user(request, code, Capability.ENROLL)
     form = SubjectForm(request.POST, gallery=gallery)
     if not form.is_valid():
-        context = {"gallery": gallery, "page": _page(request, gallery.subjects.all()), "subject_form": form}
-        return render(request, "search/gallery_detail.html", context, status=400)
+        return render(request, "search/gallery_detail.html", _gallery_context(request, gallery, "", form), status=400)
     subject = actions.do_create_subject(gallery=gallery, actor=request.user, request=request, **form.cleaned_data)
     return redirect("search:subject_detail", subject.code)
 
@@ -181,7 +191,7 @@ def candidate_crop(request: HttpRequest, code) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def bulk_upload(request: HttpRequest, code) -> HttpResponse:
     gallery = get_gallery_for_user(request, code, Capability.ENROLL)
-    form = BulkUploadForm(request.POST or None, request.FILES or None)
+    form = BulkUploadForm(*posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             rows = stage_rows(read_manifest(form.cleaned_data["manifest"]), collect_files(form.cleaned_data["files"]))
@@ -207,7 +217,9 @@ def batch_detail(request: HttpRequest, code) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def search_new(request: HttpRequest) -> HttpResponse:
     membership = require_capability(request, Capability.SEARCH)
-    form = SearchForm(request.POST or None, request.FILES or None, agency=membership.agency)
+    if not has_accepted_current_conduct(membership):
+        return redirect(f"{reverse('accounts:conduct')}?{urlencode({'next': request.path})}")
+    form = SearchForm(*posted(request), agency=membership.agency)
     if request.method == "POST" and form.is_valid():
         search = actions.do_create_search(
             agency=membership.agency, actor=request.user, probe=form.cleaned_data["probe"],
@@ -235,12 +247,51 @@ def search_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def search_detail(request: HttpRequest, code) -> HttpResponse:
     search = get_search_for_user(request, code)
-    faces = search.faces.prefetch_related("candidates")
+    membership = current_membership(request)
+    faces = list(search.faces.prefetch_related("candidates__decisions"))
+    for face in faces:
+        for candidate in face.candidates.all():
+            candidate.review = review_for(candidate, request.user.pk)
     context = {"search": search, "faces": faces}
     if request.htmx:
         return render(request, "search/_search_results.html", context)
+    if role_can(membership.role, Capability.AUDIT):
+        context["flags"] = flags_by_search(abuse_flags(search.agency)).get(str(search.code), [])
+        context["access_log"] = AuditEvent.objects.filter(
+            chain=str(search.agency.code), target=str(search.code), event__in=["search.viewed", "search.exported"]
+        ).order_by("-seq")[:50]
     record_event("search.viewed", agency=search.agency, actor=request.user, request=request, target=search.code)
     return render(request, "search/search_detail.html", context)
+
+
+@login_required
+@require_GET
+def search_export(request: HttpRequest, code) -> HttpResponse:
+    search = get_search_for_user(request, code)
+    actions.do_export_search(search=search, actor=request.user, request=request)
+    prefetch_related_objects([search], Prefetch("faces__candidates", Candidate.objects.select_related("image")))
+    response = JsonResponse(SearchSerializer(search).data, json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="search-{search.code}.json"'
+    return response
+
+
+@login_required
+@require_POST
+def candidate_decide(request: HttpRequest, code) -> HttpResponse:
+    candidate = get_candidate_for_user(request, code, Capability.VERIFY)
+    form = DecisionForm(request.POST)
+    search = candidate.search_face.search
+    if not form.is_valid():
+        messages.error(request, _("Choose confirm or reject."))
+    else:
+        try:
+            actions.do_decide_candidate(candidate=candidate, user=request.user, request=request,
+                                        decision=form.cleaned_data["decision"], comment=form.cleaned_data["comment"])
+        except actions.DecisionRefused as refused:
+            messages.error(request, str(refused))
+        else:
+            messages.success(request, _("Your review is recorded."))
+    return redirect(f"{reverse('search:search_detail', args=[search.code])}#candidate-{candidate.code}")
 
 
 @login_required

@@ -3,7 +3,15 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from search.models import Candidate, Face, Gallery, GalleryImage, Search, SearchFace, Subject
+from search.models import (
+    Candidate,
+    Face,
+    Gallery,
+    GalleryImage,
+    Search,
+    SearchFace,
+    Subject,
+)
 from tests.conftest import client_for, face_bytes, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -89,8 +97,9 @@ def test_rgba_png_probe_works(enrolled):
 
 def test_a_photo_with_no_face_is_a_normal_done_result(enrolled):
     _gallery, _images, client = enrolled
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     buffer = io.BytesIO()
     Image.new("RGB", (320, 240), (120, 160, 200)).save(buffer, "JPEG")
@@ -161,8 +170,9 @@ def test_an_image_with_several_faces_needs_review_then_the_user_picks_one(people
 
 
 def test_no_face_enrollment_fails_with_a_reason(people, worker, client):
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     client = client_for(client, people.investigator)
     gallery = make_gallery(people.agency)
@@ -173,3 +183,39 @@ def test_no_face_enrollment_fails_with_a_reason(people, worker, client):
         "image": SimpleUploadedFile("green.png", buffer.getvalue()), "source": "x", "legal_basis": "court_order"})
     image = wait_for(lambda: GalleryImage.objects.filter(subject=subject).exclude(status="pending").first())
     assert image.status == "failed" and "No face" in image.error
+
+
+def pending_search(people, probe_name: str) -> Search:
+    search = Search(agency=people.agency, created_by=people.investigator, purpose="other", case_number="C-9",
+                    threshold=0.6, max_candidates=10, probe_sha256="c" * 64, probe_width=1, probe_height=1)
+    search.probe.name = probe_name
+    search.save()
+    return search
+
+
+def test_a_job_that_keeps_crashing_is_retried_then_fails_with_its_reason(people, worker):
+    from search.tasks import run_search
+
+    search = pending_search(people, "probes/never-written.jpg")
+    run_search.delay(search.pk)
+    search = wait_for(lambda: Search.objects.filter(pk=search.pk, status="failed").first(), timeout=60)
+    assert search.attempts == 4
+    assert "Failed after 4 attempts" in search.error and "FileNotFoundError" in search.error
+
+
+def test_a_cancelled_search_delivers_nothing(people, worker):
+    from django.core.files.base import ContentFile
+
+    from accounts.actions import do_suspend_user
+    from search.tasks import run_search
+
+    search = pending_search(people, "")
+    search.probe.save("probe.jpg", ContentFile(face_bytes("obama2.jpg")))
+    do_suspend_user(membership=people.investigator.membership, actor=people.admin)
+    run_search.delay(search.pk)
+    import time
+
+    time.sleep(3)
+    search.refresh_from_db()
+    assert search.status == "cancelled" and "suspended" in search.error
+    assert not SearchFace.objects.filter(search=search).exists()

@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.models import Agency, Membership, Role, User
+from billing.seed import seed_billing
 
 DEMO_PASSWORD = "demo-portal-2026!"
 AGENCIES = [
@@ -40,7 +41,9 @@ class Command(BaseCommand):
                     )
                 if agency_index is not None:
                     Membership.objects.get_or_create(user=user, defaults={"agency": agencies[agency_index], "role": role})
+        seed_billing(agencies, self.stdout)
         self.stdout.write("Demo logins (password for all: %s)" % DEMO_PASSWORD)
+        self.stdout.write("  Each account enrolls an authenticator app (TOTP) at its first login.")
         for email, _name, agency_index, role, platform_role in PEOPLE:
             where = AGENCIES[agency_index][0] if agency_index is not None else "platform"
             self.stdout.write(f"  {email:<32} {role or platform_role:<14} {where}")

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('search', '0001_initial'),
+        ('search', '0003_audit_append_only'),
     ]
 
     operations = [

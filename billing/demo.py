@@ -1,0 +1,113 @@
+"""Sales demos: sandboxed agencies that search only the built-in demo gallery, for a limited time."""
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Agency, User
+from billing.models import DemoAccount, DemoGallery, UsageRecord
+from search.audit import record_event
+from search.models import Gallery
+
+DEMO_CONTENT_AGENCY = "Built-in demo gallery"
+DEMO_GALLERY_NAME = "Demo gallery"
+
+
+def demo_gallery() -> Gallery | None:
+    marker = DemoGallery.objects.select_related("gallery").first()
+    return marker.gallery if marker else None
+
+
+def ensure_demo_gallery() -> Gallery:
+    """The demo gallery belongs to a platform agency that has no members, so no user can open or change it."""
+    with transaction.atomic():
+        gallery = demo_gallery()
+        if gallery is not None:
+            return gallery
+        owner = Agency.objects.create(name=DEMO_CONTENT_AGENCY, kind=Agency.Kind.DEMO, country="ZZ")
+        gallery = Gallery.objects.create(agency=owner, name=DEMO_GALLERY_NAME,
+                                         description="Openly licensed photos that sales demos search.")
+        DemoGallery.objects.create(gallery=gallery)
+        record_event("demo_gallery.created", agency=owner, target=gallery.code)
+    return gallery
+
+
+def demo_of(agency: Agency) -> DemoAccount | None:
+    if not agency.is_demo:
+        return None
+    return DemoAccount.objects.filter(agency=agency).first()
+
+
+def demo_has_ended(agency: Agency) -> bool:
+    """A demo-kind agency without a demo account (the demo gallery's owner) counts as ended: nobody uses it."""
+    if not agency.is_demo:
+        return False
+    demo = demo_of(agency)
+    return demo is None or demo.has_ended()
+
+
+def demo_searches_used(demo: DemoAccount) -> int:
+    return UsageRecord.objects.filter(agency_id=demo.agency_id).count()
+
+
+@dataclass(frozen=True)
+class DemoStatus:
+    demo: DemoAccount
+    days_left: int
+    searches_used: int
+
+    @property
+    def searches_left(self) -> int:
+        return max(0, self.demo.search_cap - self.searches_used)
+
+
+def demo_status(demo: DemoAccount) -> DemoStatus:
+    seconds_left = (demo.expires_at - timezone.now()).total_seconds()
+    return DemoStatus(demo=demo, days_left=max(0, math.ceil(seconds_left / 86400)),
+                      searches_used=demo_searches_used(demo))
+
+
+def do_create_demo(
+    *, name: str, country: str, prospect: str, kind_after_conversion: str, days: int, search_cap: int,
+    emails: list[str], actor: User, request=None,
+) -> DemoAccount:
+    """Creates the demo agency and invites its users as agency admins, all or nothing."""
+    from accounts.actions import do_invite_user
+    from accounts.models import Role
+
+    with transaction.atomic():
+        agency = Agency.objects.create(name=name, kind=Agency.Kind.DEMO, country=country)
+        demo = DemoAccount.objects.create(
+            agency=agency, prospect=prospect, kind_after_conversion=kind_after_conversion,
+            expires_at=timezone.now() + timedelta(days=days), search_cap=search_cap, created_by=actor,
+        )
+        record_event("demo.created", agency=None, actor=actor, request=request, target=agency.code,
+                     details={"name": name, "prospect": prospect, "days": days, "search_cap": search_cap,
+                              "users": emails})
+        for email in emails:
+            do_invite_user(agency=agency, email=email, role=Role.ADMIN, invited_by=actor, request=request)
+    return demo
+
+
+def convert_demo(demo: DemoAccount, *, event_id: str) -> None:
+    """The prospect paid: the demo becomes a normal agency of the kind recorded at creation. Caller holds the lock."""
+    agency = demo.agency
+    agency.kind = demo.kind_after_conversion
+    agency.save(update_fields=["kind"])
+    demo.converted_at = timezone.now()
+    demo.save(update_fields=["converted_at"])
+    record_event("demo.converted", agency=agency, target=agency.code,
+                 details={"kind": agency.kind, "stripe_event": event_id})
+
+
+def demo_refusal(demo: DemoAccount | None, searches_used: int) -> str | None:
+    if demo is None or demo.has_ended():
+        return _("This demo has ended.")
+    if searches_used >= demo.search_cap:
+        return _("This demo has used all of its %(cap)s searches.") % {"cap": demo.search_cap}
+    if demo_gallery() is None:
+        return _("The demo gallery is not loaded yet; please contact your sales representative.")
+    return None
