@@ -35,7 +35,7 @@ def bench_environment() -> dict:
 
         socket_dir = localservices.ensure_postgres()
         localservices.ensure_local_database(socket_dir, BENCH_DB)
-        url = f"postgresql://postgres@/{BENCH_DB}?host={quote(socket_dir)}"
+        url = f"postgresql://{localservices.LOCAL_DB_ROLE}@/{BENCH_DB}?host={quote(socket_dir)}"
     return {
         "DJANGO_SETTINGS_MODULE": "portal.settings",
         "DATABASE_URL": url,
@@ -57,18 +57,56 @@ def setup_django() -> None:
 
 
 def bench_people(agency=None):
-    """The bench agency (or the given one) and an investigator of it, with a known password."""
-    from accounts.models import Agency, Membership, Role, User
+    """The bench agency (or the given one), licensed, and an investigator of it who has accepted the code
+    of conduct and enrolled an authenticator app whose key the bench knows (see logged_in)."""
+    from accounts.models import Agency
 
     if agency is None:
         agency = Agency.objects.get_or_create(name="Bench agency", defaults={
             "kind": Agency.Kind.LAW_ENFORCEMENT, "country": "FR"})[0]
-    email = f"investigator-{agency.code.hex[:8]}@bench.example"
-    investigator = User.objects.filter(email=email).first()
-    if investigator is None:
-        investigator = User.objects.create_user(email, PASSWORD, full_name="Bench Investigator")
-        Membership.objects.create(user=investigator, agency=agency, role=Role.INVESTIGATOR)
-    return agency, investigator
+    license_for_benchmarks(agency)
+    return agency, bench_member(agency, f"investigator-{agency.code.hex[:8]}@bench.example")
+
+
+def license_for_benchmarks(agency) -> None:
+    from billing.models import Licence, Plan
+
+    plan = Plan.objects.get_or_create(stripe_price_id="price_benchmark", defaults={
+        "name": "Benchmark", "seats": 1000, "monthly_searches": 1_000_000, "overage_allowed": True,
+        "offered": False})[0]
+    Licence.objects.update_or_create(agency=agency, defaults={"plan": plan, "status": Licence.Status.ACTIVE})
+
+
+def bench_member(agency, email: str, role: str = "investigator"):
+    from accounts.actions import do_accept_conduct
+    from accounts.models import Membership, User
+    from tests.mfa import enroll_totp
+
+    user = User.objects.filter(email=email).first()
+    if user is None:
+        user = User.objects.create_user(email, PASSWORD, full_name=f"Bench {role}")
+        Membership.objects.create(user=user, agency=agency, role=role)
+        enroll_totp(user)
+        do_accept_conduct(membership=user.membership)
+    return user
+
+
+def logged_in(session, url: str, email: str):
+    """A requests (or locust) session logged in through the forms: password, then the app's current code."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tests.mfa import totp_code
+
+    session.get(f"{url}/accounts/login/", timeout=30)
+    session.post(f"{url}/accounts/login/", timeout=30, allow_redirects=False, data={
+        "username": email, "password": PASSWORD, "csrfmiddlewaretoken": session.cookies["csrftoken"]})
+    device = TOTPDevice.objects.get(user__email=email)
+    for step_offset in (0, 1):  # a code already used in this 30 s step is refused: the next one is not
+        response = session.post(f"{url}/security/verify/", timeout=30, allow_redirects=False, data={
+            "code": totp_code(device, step_offset), "next": "/", "csrfmiddlewaretoken": session.cookies["csrftoken"]})
+        if response.status_code == 302 and response.headers["Location"] == "/":
+            return session
+    raise RuntimeError(f"Could not log in as {email}: {response.status_code}")
 
 
 def say(message: str) -> None:

@@ -107,16 +107,6 @@ def manifest_for(files: list[tuple[str, bytes]]) -> bytes:
     return buffer.getvalue().encode()
 
 
-def logged_in(server: common.BenchServer, email: str) -> requests.Session:
-    session = requests.Session()
-    session.get(f"{server.url}/accounts/login/", timeout=30)
-    response = session.post(f"{server.url}/accounts/login/", allow_redirects=False, timeout=30, data={
-        "username": email, "password": common.PASSWORD, "csrfmiddlewaretoken": session.cookies["csrftoken"]})
-    if response.status_code != 302:
-        raise RuntimeError(f"Could not log in as {email}: {response.status_code}")
-    return session
-
-
 def product_round(files: list[tuple[str, bytes]], session: requests.Session, server, worker, agency,
                   number: int) -> Round:
     """From the upload's first byte until the worker has stored the whole batch."""
@@ -163,7 +153,7 @@ def main() -> None:
     agency, investigator = common.bench_people()
     raw_rounds, product_rounds = [], []
     with common.BenchServer(workers=2) as server, common.BenchWorker(concurrency=arguments.processes) as worker:
-        session = logged_in(server, investigator.email)
+        session = common.logged_in(requests.Session(), server.url, investigator.email)
         for number in range(1, arguments.rounds + 1):
             files = photo_copies(arguments.copies)
             if number % 2 == 0:  # alternate which goes first, so that a drift in the machine's load favours neither

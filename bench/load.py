@@ -1,13 +1,15 @@
-"""Web load: 50 investigators browsing at once, against gunicorn, with locust (headless, as a library).
+"""Web load: 50 agency members browsing at once, against gunicorn, with locust (headless, as a library).
 
     .venv/bin/python -m bench.load [--users 50] [--seconds 60] [--gunicorn-workers 5]
 
 Set-up: the demo seed (`manage.py seed_demo`) plus 10,000 searches in Metro City's log, each with its
 audit events, a face and candidates (made once, through the models and search.audit.record_event).
-Each simulated user logs in as the demo investigator and then, with 1-3 s of thought between pages,
-opens the dashboard, the search list (a random page), a search's result page, and the audit pages when
-the portal has them (any URL named "...audit..." that takes no argument). The baseline, in the same run
-and on the same server, is a trivial page: the login form, fetched by the same users.
+Four in five simulated users are investigators, one in five an auditor; each has its own account and
+authenticator app, and logs in through the forms (password, then the app's code). Then, with 1-3 s of
+thought between pages, investigators open the dashboard, the search list (a random page) and search
+results; auditors open the search list, search results and the audit pages (dashboard and event log).
+The baseline, in the same run and on the same server, is a trivial page: the login form, fetched by the
+same users.
 """
 from locust import HttpUser, between, events  # noqa: I001  (first: gevent patches sockets before anything opens one)
 from locust.env import Environment
@@ -24,10 +26,9 @@ common.setup_django()
 
 from django.core.management import call_command  # noqa: E402
 from django.db import transaction  # noqa: E402
-from django.urls import get_resolver, reverse  # noqa: E402
+from django.urls import NoReverseMatch, reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from accounts.management.commands.seed_demo import DEMO_PASSWORD  # noqa: E402
 from accounts.models import Agency, User  # noqa: E402
 from search.audit import record_event  # noqa: E402
 from search.models import Candidate, Purpose, Search, SearchFace  # noqa: E402
@@ -40,9 +41,10 @@ TARGET_P95_MS = 200
 
 
 def seed_searches(count: int) -> list[str]:
-    """Codes of the investigator's searches, after making sure the agency's log holds `count` of them."""
+    """Codes of the agency's searches, after making sure its log holds `count` of them."""
     call_command("seed_demo", stdout=open("/dev/null", "w"))
     agency = Agency.objects.get(name=AGENCY)
+    common.license_for_benchmarks(agency)
     investigator = User.objects.get(email=INVESTIGATOR)
     missing = count - Search.objects.filter(agency=agency).count()
     if missing > 0:
@@ -50,8 +52,12 @@ def seed_searches(count: int) -> list[str]:
         rng = random.Random(0)
         for start in range(0, missing, 500):
             _add_searches(agency, investigator, min(500, missing - start), rng)
-    return [str(code) for code in Search.objects.filter(agency=agency, created_by=investigator)
-            .values_list("code", flat=True)[:500]]
+    return [str(code) for code in Search.objects.filter(agency=agency).values_list("code", flat=True)[:500]]
+
+
+def members(role: str, count: int) -> list[str]:
+    agency = Agency.objects.get(name=AGENCY)
+    return [common.bench_member(agency, f"load-{role}-{n:02d}@metro.example", role).email for n in range(count)]
 
 
 def _add_searches(agency: Agency, investigator: User, count: int, rng: random.Random) -> None:
@@ -81,20 +87,17 @@ def _add_searches(agency: Agency, investigator: User, count: int, rng: random.Ra
 
 
 def audit_paths() -> list[str]:
-    """Pages about the audit log, when the portal has them: named "...audit...", no argument needed."""
+    """The audit pages, when the portal has them (the dashboard and the event log)."""
     paths = []
-    resolver = get_resolver()
-    for namespace, (_prefix, sub_resolver) in [("", ("", resolver)), *resolver.namespace_dict.items()]:
-        for name in sub_resolver.reverse_dict:
-            if isinstance(name, str) and "audit" in name:
-                try:
-                    paths.append(reverse(f"{namespace}:{name}" if namespace else name))
-                except Exception:
-                    continue
-    return sorted(set(paths))
+    for name in ("search:audit_dashboard", "search:audit_events"):
+        try:
+            paths.append(reverse(name))
+        except NoReverseMatch:
+            continue
+    return paths
 
 
-def investigator_class(search_codes: list[str], audit: list[str]):
+def user_classes(search_codes: list[str], audit: list[str], investigators: list[str], auditors: list[str]):
     def dashboard(user) -> None:
         user.client.get("/", name="dashboard")
 
@@ -111,26 +114,34 @@ def investigator_class(search_codes: list[str], audit: list[str]):
     def trivial(user) -> None:
         user.client.get("/accounts/login/", name=TRIVIAL)
 
-    class Investigator(HttpUser):
+    class Member(HttpUser):
+        abstract = True
         wait_time = between(1, 3)
-        tasks = {dashboard: 3, search_list: 3, result_page: 4, trivial: 2, **({audit_page: 2} if audit else {})}
+        emails: list[str] = []
 
         def on_start(self) -> None:
-            self.client.get("/accounts/login/", name=TRIVIAL)
-            self.client.post("/accounts/login/", {"username": INVESTIGATOR, "password": DEMO_PASSWORD,
-                                                  "csrfmiddlewaretoken": self.client.cookies.get("csrftoken", "")},
-                             name="log in")
+            common.logged_in(self.client, self.host, self.emails.pop())
 
-    return Investigator
+    class Investigator(Member):
+        fixed_count = len(investigators)
+        emails = list(investigators)
+        tasks = {dashboard: 3, search_list: 3, result_page: 4, trivial: 2}
+
+    class Auditor(Member):
+        fixed_count = len(auditors)
+        emails = list(auditors)
+        tasks = {search_list: 3, result_page: 3, trivial: 2, **({audit_page: 4} if audit else {dashboard: 4})}
+
+    return [Investigator, Auditor]
 
 
-def run_load(url: str, user_class, users: int, seconds: int) -> Environment:
-    environment = Environment(user_classes=[user_class], host=url, events=events)
+def run_load(url: str, classes: list, users: int, seconds: int) -> Environment:
+    environment = Environment(user_classes=classes, host=url, events=events)
     runner = environment.create_local_runner()
     runner.start(users, spawn_rate=10)
     while runner.user_count < users:
         gevent.sleep(0.5)
-    gevent.sleep(5)  # every user has logged in (argon2 makes that the heaviest step)
+    gevent.sleep(10)  # every user has logged in (argon2 and the second factor make that the heaviest step)
     environment.stats.reset_all()
     started = time.monotonic()
     while time.monotonic() - started < seconds:
@@ -148,18 +159,21 @@ def main() -> None:
 
     codes = seed_searches(SEARCHES)
     audit = audit_paths()
+    auditors = arguments.users // 5
+    classes = user_classes(codes, audit, members("investigator", arguments.users - auditors),
+                           members("auditor", auditors))
     common.say(f"Audit pages in the mix: {audit or 'none in this portal yet'}")
     with common.BenchServer(workers=arguments.gunicorn_workers) as server:
-        environment = run_load(server.url, investigator_class(codes, audit), arguments.users, arguments.seconds)
+        environment = run_load(server.url, classes, arguments.users, arguments.seconds)
     stats = environment.stats
     trivial = stats.get(TRIVIAL, "GET")
-    pages = [entry for entry in stats.entries.values() if entry.name not in {TRIVIAL, "log in"}]
+    pages = [entry for entry in stats.entries.values() if entry.name != TRIVIAL and entry.num_requests]
     mix_p95 = _p95_of(pages)
     rows = [[entry.name, entry.num_requests, entry.num_failures, entry.get_response_time_percentile(0.5),
              entry.get_response_time_percentile(0.95), common.ratio(entry.get_response_time_percentile(0.95),
                                                                     trivial.get_response_time_percentile(0.95))]
             for entry in sorted(pages, key=lambda e: e.name)]
-    rows.append(["investigator mix (all pages above)", sum(e.num_requests for e in pages),
+    rows.append(["members' mix (all pages above)", sum(e.num_requests for e in pages),
                  sum(e.num_failures for e in pages), "", mix_p95,
                  common.ratio(mix_p95, trivial.get_response_time_percentile(0.95))])
     rows.append([f"{TRIVIAL} (baseline)", trivial.num_requests, trivial.num_failures,
