@@ -1,8 +1,8 @@
 """What the benchmarks share: their own database, the machine's description, percentiles, a real worker,
 and a results file per run.
 
-The benchmarks never touch the development database (`portal`) or the test one (`test_portal`): they use
-`portal_bench` on the checkout's local PostgreSQL, or BENCH_DATABASE_URL when it is set.
+The benchmarks never touch the development database or the test one: they use `portal_bench` on the
+checkout's local PostgreSQL, as the application's role, or BENCH_DATABASE_URL when it is set.
 """
 import json
 import os
