@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django import forms
+from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -81,6 +82,14 @@ class Flag:
     label: str
     detail: str
     search_codes: tuple[str, ...]
+
+
+FLAGS_CACHE_SECONDS = 60
+
+
+def cached_abuse_flags(agency: Agency) -> list[Flag]:
+    """The flags read a month of searches: pages reuse them for a minute instead of recomputing per view."""
+    return cache.get_or_set(f"abuse-flags:{agency.code}", lambda: abuse_flags(agency), FLAGS_CACHE_SECONDS)
 
 
 def abuse_flags(agency: Agency, now=None) -> list[Flag]:

@@ -21,7 +21,7 @@ from search.audit import record_event
 from search.models import AuditEvent, AuditVerification, Search
 from search.oversight import (
     SearchLogFilter,
-    abuse_flags,
+    cached_abuse_flags,
     counts_by_purpose,
     daily_counts_by_user,
     flags_by_search,
@@ -52,7 +52,7 @@ def audit_dashboard(request: HttpRequest) -> HttpResponse:
     agency = membership.agency
     form, searches = _filtered_log(request, agency)
     page = Paginator(searches, PAGE_SIZE).get_page(request.GET.get("page"))
-    flags = abuse_flags(agency)
+    flags = cached_abuse_flags(agency)
     labels = flags_by_search(flags)
     for search in page:
         search.flag_labels = labels.get(str(search.code), [])

@@ -31,7 +31,7 @@ from search.audit import record_event
 from search.bulk import BulkRejected, collect_files, read_manifest, stage_rows
 from search.forms import BulkUploadForm, DecisionForm, GalleryForm, ImageUploadForm, SearchForm, SubjectForm
 from search.models import AuditEvent, Candidate, Gallery, Search
-from search.oversight import abuse_flags, flags_by_search
+from search.oversight import cached_abuse_flags, flags_by_search
 from search.serializers import SearchSerializer
 from search.verification import review_for
 
@@ -256,7 +256,7 @@ def search_detail(request: HttpRequest, code) -> HttpResponse:
     if request.htmx:
         return render(request, "search/_search_results.html", context)
     if role_can(membership.role, Capability.AUDIT):
-        context["flags"] = flags_by_search(abuse_flags(search.agency)).get(str(search.code), [])
+        context["flags"] = flags_by_search(cached_abuse_flags(search.agency)).get(str(search.code), [])
         context["access_log"] = AuditEvent.objects.filter(
             chain=str(search.agency.code), target=str(search.code), event__in=["search.viewed", "search.exported"]
         ).order_by("-seq")[:50]
