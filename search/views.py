@@ -25,6 +25,7 @@ from accounts.access import (
 )
 from accounts.actions import has_accepted_current_conduct
 from accounts.roles import Capability, role_can
+from billing.gates import ensure_agency_may_enroll
 from portal.forms import posted
 from search import actions
 from search.audit import record_event
@@ -89,6 +90,7 @@ def _gallery_context(request: HttpRequest, gallery: Gallery, query: str, subject
 @require_POST
 def subject_create(request: HttpRequest, code) -> HttpResponse:
     gallery = get_gallery_for_user(request, code, Capability.ENROLL)
+    ensure_agency_may_enroll(gallery.agency)  # a read-only licence refuses new subjects too
     form = SubjectForm(request.POST, gallery=gallery)
     if not form.is_valid():
         return render(request, "search/gallery_detail.html", _gallery_context(request, gallery, "", form), status=400)

@@ -75,6 +75,8 @@ def test_a_canceled_or_unpaid_licence_is_read_only_yet_results_and_audit_log_sta
     upload = client.post(reverse("search:image_upload", args=[subject.code]), {
         "image": probe(), "source": "Booking", "legal_basis": "booking_record"})
     assert upload.status_code == 403
+    new_subject = client.post(reverse("search:subject_create", args=[gallery.code]), {"reference": "S-2"})
+    assert new_subject.status_code == 403 and Subject.objects.count() == 1
     api = client.post("/api/v1/searches/", {"probe": probe(), "purpose": "other", "case_number": "C"})
     assert api.status_code == 403 and "read-only" in api.json()["detail"]
     assert (Search.objects.count(), Gallery.objects.count(), UsageRecord.objects.count()) == (1, 1, 1)
