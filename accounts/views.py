@@ -2,7 +2,6 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -22,6 +21,7 @@ from accounts.models import ApiToken, Invitation
 from accounts.roles import Capability
 from billing.gates import LicenceRefused
 from portal.forms import posted
+from portal.pagination import page_of
 from privacy.mfa import is_mfa_verified
 
 
@@ -35,7 +35,7 @@ def suspended(request: HttpRequest) -> HttpResponse:
 def team(request: HttpRequest) -> HttpResponse:
     membership = require_capability(request, Capability.MANAGE_PEOPLE)
     members = membership.agency.memberships.select_related("user").order_by("user__email")
-    page = Paginator(members, 50).get_page(request.GET.get("page"))
+    page = page_of(request, members, 50)
     invitations = Invitation.objects.filter(agency=membership.agency, accepted_at__isnull=True)[:50]
     tokens = ApiToken.objects.filter(user__membership__agency=membership.agency, revoked_at__isnull=True)
     context = {"page": page, "invitations": invitations, "role_form": RoleForm(),

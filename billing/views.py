@@ -3,7 +3,6 @@ import logging
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -23,6 +22,7 @@ from billing.forms import DemoForm, PlanForm
 from billing.gates import LicenceRefused, seats_of, seats_used
 from billing.licences import current_licence, grace_ends_at, is_read_only, limits_of, period_start, searches_this_period
 from billing.models import DemoAccount, UsageRecord
+from portal.pagination import page_of
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ def sales(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Demo %(name)s created; invitations sent.") % {"name": demo.agency.name})
             return redirect("billing:sales")
-    page = Paginator(demo_counts(), 50).get_page(request.GET.get("page"))
+    page = page_of(request, demo_counts(), 50)
     return render(request, "billing/sales.html", {"form": form, "page": page},
                   status=400 if form.errors else 200)
 

@@ -1,7 +1,6 @@
 """Agency-side privacy: deleting images, subjects and galleries, retention settings, photo reviews."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -10,14 +9,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.access import get_gallery_for_user, get_image_for_user, get_subject_for_user, require_capability
 from accounts.roles import Capability
 from portal.forms import posted
+from portal.pagination import page_of
 from privacy import deletion
 from privacy.forms import GalleryDeleteForm, RetentionForm
 from privacy.models import RetentionPolicy
 from privacy.retention import do_mark_reviewed, do_update_retention, images_due_for_review
 from search.models import Face
-
-PAGE_SIZE = 25
-
 
 @login_required
 @require_http_methods(["GET", "POST"])
@@ -80,7 +77,7 @@ def retention_settings(request: HttpRequest) -> HttpResponse:
 def review_due(request: HttpRequest) -> HttpResponse:
     membership = require_capability(request, Capability.MANAGE_GALLERIES)
     policy = RetentionPolicy.for_agency(membership.agency)
-    page = Paginator(images_due_for_review(membership.agency), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(request, images_due_for_review(membership.agency))
     return render(request, "privacy/review_due.html", {"page": page, "policy": policy})
 
 

@@ -4,7 +4,6 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -14,6 +13,7 @@ from accounts.access import require_platform_role
 from accounts.actions import ActionError, do_invite_user
 from accounts.models import Role, User
 from portal.forms import posted
+from portal.pagination import page_of
 from privacy import erasure as erasure_actions
 from privacy.forms import AgencyForm, ErasureApproveForm, ErasureRequestForm, ReasonForm, TenantPolicyForm
 from privacy.models import ErasureRequest, TenantPolicy
@@ -23,9 +23,6 @@ from search.audit import client_ip
 from search.views import _serve_private_file
 
 logger = logging.getLogger(__name__)
-PAGE_SIZE = 25
-
-
 # The public opt-out page
 
 
@@ -82,7 +79,7 @@ def erasure_queue(request: HttpRequest) -> HttpResponse:
     if status not in ErasureRequest.Status.values:
         status = ErasureRequest.Status.READY
     requests = ErasureRequest.objects.filter(status=status).order_by("created")
-    page = Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(request, requests)
     context = {"page": page, "status": status, "statuses": ErasureRequest.Status.choices, "query": f"status={status}"}
     return render(request, "privacy/erasure_queue.html", context)
 

@@ -4,6 +4,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -250,7 +251,8 @@ def do_start_bulk_enrollment(*, gallery: Gallery, staged: list, actor: User, req
         record_event("enrollment.batch_started", agency=gallery.agency, actor=actor, request=request,
                      target=batch.code, details={"gallery": str(gallery.code), "rows": len(items)})
         queued = [item.pk for item in items if item.outcome == EnrollmentItem.Outcome.QUEUED]
-        transaction.on_commit(lambda: [enroll_batch_item.delay(pk) for pk in queued])
+        for pk in queued:
+            transaction.on_commit(partial(enroll_batch_item.delay, pk))
     return batch
 
 

@@ -4,7 +4,6 @@ import zoneinfo
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -16,6 +15,7 @@ from accounts.access import require_capability
 from accounts.models import Agency
 from accounts.roles import Capability
 from portal.forms import posted
+from portal.pagination import page_of
 from search import actions, charts
 from search.audit import record_event
 from search.models import AuditEvent, AuditVerification, Search
@@ -27,9 +27,6 @@ from search.oversight import (
     flags_by_search,
     search_log_csv,
 )
-
-PAGE_SIZE = 25
-
 
 def _filtered_log(request: HttpRequest, agency: Agency) -> tuple[SearchLogFilter, object]:
     form = SearchLogFilter(request.GET or None, agency=agency)
@@ -51,7 +48,7 @@ def audit_dashboard(request: HttpRequest) -> HttpResponse:
     membership = require_capability(request, Capability.AUDIT)
     agency = membership.agency
     form, searches = _filtered_log(request, agency)
-    page = Paginator(searches, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(request, searches)
     flags = cached_abuse_flags(agency)
     labels = flags_by_search(flags)
     for search in page:
@@ -92,7 +89,7 @@ def audit_events(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("event", "").strip()
     if kind:
         events = events.filter(event=kind)
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    page = page_of(request, events, 50)
     record_event("audit.viewed", agency=membership.agency, actor=request.user, request=request,
                  details={"page": "events", "event": kind})
     return render(request, "search/audit_events.html",

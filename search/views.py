@@ -4,7 +4,6 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Prefetch, prefetch_related_objects
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -27,6 +26,7 @@ from accounts.actions import has_accepted_current_conduct
 from accounts.roles import Capability, role_can
 from billing.gates import ensure_agency_may_enroll
 from portal.forms import posted
+from portal.pagination import page_of
 from search import actions
 from search.audit import record_event
 from search.bulk import BulkRejected, collect_files, read_manifest, stage_rows
@@ -36,19 +36,12 @@ from search.oversight import cached_abuse_flags, flags_by_search
 from search.serializers import SearchSerializer
 from search.verification import review_for
 
-PAGE_SIZE = 25
-
-
-def _page(request: HttpRequest, queryset):
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-
-
 @login_required
 @require_GET
 def gallery_list(request: HttpRequest) -> HttpResponse:
     membership = require_capability(request, Capability.VIEW_GALLERIES)
     galleries = Gallery.objects.filter(agency=membership.agency)
-    return render(request, "search/gallery_list.html", {"page": _page(request, galleries)})
+    return render(request, "search/gallery_list.html", {"page": page_of(request, galleries)})
 
 
 @login_required
@@ -78,7 +71,7 @@ def _gallery_context(request: HttpRequest, gallery: Gallery, query: str, subject
     subjects = gallery.subjects.filter(reference__icontains=query) if query else gallery.subjects.all()
     return {
         "gallery": gallery,
-        "page": _page(request, subjects),
+        "page": page_of(request, subjects),
         "q": query,
         "query": urlencode({"q": query}) if query else "",
         "subject_form": subject_form,
@@ -242,7 +235,7 @@ def search_list(request: HttpRequest) -> HttpResponse:
     if mine:
         searches = searches.filter(created_by=request.user)
     return render(request, "search/search_list.html",
-                  {"page": _page(request, searches), "mine": mine, "query": "mine=1" if mine else ""})
+                  {"page": page_of(request, searches), "mine": mine, "query": "mine=1" if mine else ""})
 
 
 @login_required
