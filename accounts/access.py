@@ -50,12 +50,9 @@ def require_platform_role(request, *roles: str) -> User:
     return user
 
 
-def _get_scoped(request, queryset: QuerySet, code, capability: Capability, agency_field: str) -> Model:
+def get_scoped(request, queryset: QuerySet, code: UUID, capability: Capability, agency_field: str = "agency") -> Model:
+    """The object with this code in the member's own agency: 404 if there is none, 403 if the role may not."""
     membership = require_membership(request)
-    try:
-        code = UUID(str(code))
-    except ValueError:
-        raise Http404 from None
     obj = queryset.filter(code=code, **{agency_field: membership.agency}).first()
     if obj is None:
         raise Http404
@@ -64,60 +61,16 @@ def _get_scoped(request, queryset: QuerySet, code, capability: Capability, agenc
     return obj
 
 
-def get_member_for_admin(request, code) -> Membership:
-    return _get_scoped(
-        request, Membership.objects.select_related("user", "agency"), code, Capability.MANAGE_PEOPLE, "agency"
-    )
+def get_member_for_admin(request, code: UUID) -> Membership:
+    return get_scoped(request, Membership.objects.select_related("user", "agency"), code, Capability.MANAGE_PEOPLE)
 
 
-def get_gallery_for_user(request, code, capability: Capability = Capability.VIEW_GALLERIES):
-    from search.models import Gallery
-
-    return _get_scoped(request, Gallery.objects.all(), code, capability, "agency")
-
-
-def get_subject_for_user(request, code, capability: Capability = Capability.VIEW_GALLERIES):
-    from search.models import Subject
-
-    return _get_scoped(request, Subject.objects.select_related("gallery"), code, capability, "gallery__agency")
+def get_member_token_for_admin(request, code: UUID) -> ApiToken:
+    return get_scoped(request, ApiToken.objects.select_related("user"), code, Capability.MANAGE_PEOPLE,
+                      "user__membership__agency")
 
 
-def get_image_for_user(request, code, capability: Capability = Capability.VIEW_GALLERIES):
-    from search.models import GalleryImage
-
-    queryset = GalleryImage.objects.select_related("subject", "gallery")
-    return _get_scoped(request, queryset, code, capability, "agency")
-
-
-def get_batch_for_user(request, code, capability: Capability = Capability.ENROLL):
-    from search.models import EnrollmentBatch
-
-    return _get_scoped(request, EnrollmentBatch.objects.select_related("gallery"), code, capability, "agency")
-
-
-def get_search_for_user(request, code, capability: Capability = Capability.VIEW_SEARCHES):
-    from search.models import Search
-
-    return _get_scoped(request, Search.objects.select_related("created_by"), code, capability, "agency")
-
-
-def get_candidate_for_user(request, code, capability: Capability = Capability.VIEW_SEARCHES):
-    from search.models import Candidate
-
-    queryset = Candidate.objects.select_related("search_face__search")
-    return _get_scoped(request, queryset, code, capability, "search_face__search__agency")
-
-
-def get_member_token_for_admin(request, code) -> ApiToken:
-    return _get_scoped(request, ApiToken.objects.select_related("user"), code, Capability.MANAGE_PEOPLE,
-                       "user__membership__agency")
-
-
-def get_own_token(request, code) -> ApiToken:
-    try:
-        code = UUID(str(code))
-    except ValueError:
-        raise Http404 from None
+def get_own_token(request, code: UUID) -> ApiToken:
     token = ApiToken.objects.filter(code=code, user=request.user).first()
     if token is None:
         raise Http404

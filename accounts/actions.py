@@ -19,12 +19,10 @@ from accounts.models import (
     Membership,
     User,
 )
-from billing.gates import ensure_seat_available
-from search.audit import record_event
-
-
-class ActionError(Exception):
-    """A refusal with a message meant for the user."""
+from accounts.seats import ensure_seat_available
+from accounts.signals import member_suspended
+from audit.log import record_event
+from core.refusals import Refused
 
 
 def hash_secret(secret: str) -> str:
@@ -34,7 +32,7 @@ def hash_secret(secret: str) -> str:
 def do_invite_user(*, agency: Agency, email: str, role: str, invited_by: User, request=None) -> Invitation:
     email = email.strip().lower()
     if User.objects.filter(email=email).exists():
-        raise ActionError(_("A user with this e-mail address already exists."))
+        raise Refused(_("A user with this e-mail address already exists."))
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
         ensure_seat_available(agency, email)
@@ -79,9 +77,9 @@ def do_accept_invitation(*, invitation: Invitation, full_name: str, password: st
     with transaction.atomic():
         invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
         if not invitation.is_usable():
-            raise ActionError(_("This invitation has expired or was already used."))
+            raise Refused(_("This invitation has expired or was already used."))
         if User.objects.filter(email=invitation.email).exists():
-            raise ActionError(_("A user with this e-mail address already exists."))
+            raise Refused(_("A user with this e-mail address already exists."))
         user = User.objects.create_user(invitation.email, password, full_name=full_name)
         Membership.objects.create(user=user, agency=invitation.agency, role=invitation.role)
         invitation.accepted_at = timezone.now()
@@ -95,7 +93,7 @@ def do_accept_invitation(*, invitation: Invitation, full_name: str, password: st
 
 def do_change_role(*, membership: Membership, role: str, actor: User, request=None) -> None:
     if membership.user_id == actor.pk:
-        raise ActionError(_("You cannot change your own role."))
+        raise Refused(_("You cannot change your own role."))
     with transaction.atomic():
         previous = membership.role
         membership.role = role
@@ -107,17 +105,17 @@ def do_change_role(*, membership: Membership, role: str, actor: User, request=No
 
 
 def do_suspend_user(*, membership: Membership, actor: User, request=None) -> None:
-    from search.actions import cancel_open_searches_of
-
     if membership.user_id == actor.pk:
-        raise ActionError(_("You cannot suspend yourself."))
+        raise Refused(_("You cannot suspend yourself."))
     with transaction.atomic():
         membership.status = Membership.Status.SUSPENDED
         membership.save(update_fields=["status"])
         revoked = ApiToken.objects.filter(user=membership.user, revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )
-        cancelled = cancel_open_searches_of(membership.user)
+        # The apps that run work for a member stop it (search cancels the member's open searches).
+        stopped = member_suspended.send(sender=Membership, membership=membership)
+        cancelled = sum(count for _receiver, count in stopped)
         record_event(
             "user.suspended", agency=membership.agency, actor=actor, request=request, target=membership.user.code,
             details={"tokens_revoked": revoked, "searches_cancelled": cancelled},

@@ -4,7 +4,6 @@ from rest_framework import authentication, exceptions
 
 from accounts.actions import hash_secret
 from accounts.models import ApiToken
-from billing.demo import demo_has_ended
 
 
 class ApiTokenAuthentication(authentication.TokenAuthentication):
@@ -19,7 +18,5 @@ class ApiTokenAuthentication(authentication.TokenAuthentication):
         membership = getattr(token.user, "membership", None)
         if membership is not None and not membership.is_active:
             raise exceptions.AuthenticationFailed(_("This account is suspended."))
-        if membership is not None and demo_has_ended(membership.agency):
-            raise exceptions.AuthenticationFailed(_("This demo has ended."))
         ApiToken.objects.filter(pk=token.pk).update(last_used=timezone.now())
         return token.user, token

@@ -1,6 +1,6 @@
 from django.contrib.auth.backends import ModelBackend
 
-from privacy.lockout import locked_until
+from accounts.lockout import locked_until
 
 
 class EmailBackend(ModelBackend):
@@ -11,5 +11,5 @@ class EmailBackend(ModelBackend):
         if email is None or password is None:
             return None
         if request is not None and locked_until(email, request) is not None:
-            return None  # locked out: even the right password is refused (see privacy.lockout)
+            return None  # locked out: even the right password is refused (see accounts.lockout)
         return super().authenticate(request, username=email.strip().lower(), password=password)

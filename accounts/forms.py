@@ -5,8 +5,9 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Agency, Role
-from privacy.lockout import lockout_message
+from accounts.lockout import lockout_message
+from accounts.models import Agency, Role, User
+from accounts.onboarding import ONBOARDING_KINDS
 
 
 class EmailLoginForm(AuthenticationForm):
@@ -43,8 +44,6 @@ class AcceptInvitationForm(forms.Form):
         if first and second and first != second:
             raise forms.ValidationError(_("The two passwords differ."))
         if first:
-            from accounts.models import User
-
             password_validation.validate_password(
                 first, User(email=self.email, full_name=cleaned.get("full_name", ""))
             )
@@ -76,3 +75,53 @@ class NewAgencyFields(forms.Form):
         if Agency.objects.filter(name__iexact=name).exists():
             raise forms.ValidationError(_("An agency with this name already exists."))
         return name
+
+
+class AgencyForm(NewAgencyFields):
+    kind = forms.ChoiceField(label=_("Kind"), choices=[(kind.value, kind.label) for kind in ONBOARDING_KINDS])
+    approval_reason = forms.CharField(
+        label=_("Approval reason"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Required for a private company: why it may use face search."),
+    )
+    admin_email = forms.EmailField(label=_("First administrator's e-mail (optional)"), required=False)
+
+    def clean_admin_email(self) -> str:
+        email = self.cleaned_data["admin_email"].strip().lower()
+        if email and User.objects.filter(email=email).exists():
+            raise forms.ValidationError(_("A user with this e-mail address already exists."))
+        return email
+
+
+class TenantPolicyForm(forms.Form):
+    countries = forms.CharField(label=_("Allowed countries"), max_length=2000,
+                                help_text=_("ISO 3166-1 alpha-2 codes separated by commas, e.g. FR, GB, US"))
+    kinds = forms.MultipleChoiceField(label=_("Kinds of agency that may be onboarded"), required=False,
+                                      choices=[(kind.value, kind.label) for kind in ONBOARDING_KINDS],
+                                      widget=forms.CheckboxSelectMultiple)
+
+    def clean_countries(self) -> list[str]:
+        codes = [code.strip().upper() for code in self.cleaned_data["countries"].split(",") if code.strip()]
+        wrong = [code for code in codes if not COUNTRY_CODE.match(code)]
+        if wrong:
+            raise forms.ValidationError(_("Not two-letter country codes: %(codes)s") % {"codes": ", ".join(wrong)})
+        return codes
+
+
+class OtpCodeForm(forms.Form):
+    code = forms.CharField(label=_("Code"), max_length=32,
+                           widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True,
+                                                         "inputmode": "text"}))
+
+
+class PasswordConfirmForm(forms.Form):
+    password = forms.CharField(label=_("Your password"), strip=False, widget=forms.PasswordInput)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError(_("The password is not right."))
+        return password

@@ -1,5 +1,6 @@
 import uuid
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
@@ -47,6 +48,8 @@ class Agency(models.Model):
     case_number_pattern = models.CharField(_("case number pattern (regular expression)"), max_length=200, blank=True)
     code_of_conduct = models.TextField(_("code of conduct"), default=default_code_of_conduct)
     code_of_conduct_version = models.PositiveIntegerField(default=1)
+    # The seats its plan allows, kept here by billing whenever the licence changes; None until it has a plan.
+    seat_limit = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name_plural = "agencies"
@@ -191,3 +194,38 @@ class ConductAcceptance(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "agency", "version"], name="conduct_accepted_once")]
+
+
+class TenantPolicy(models.Model):
+    """The single row of onboarding rules the platform operators maintain."""
+
+    allowed_countries = models.JSONField(default=list)
+    allowed_kinds = models.JSONField(default=list)
+    updated = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+
+    @classmethod
+    def current(cls) -> "TenantPolicy":
+        policy = cls.objects.order_by("pk").first()
+        if policy is None:
+            policy = cls(allowed_countries=list(settings.TENANT_POLICY_DEFAULT_COUNTRIES),
+                         allowed_kinds=list(settings.TENANT_POLICY_DEFAULT_KINDS))
+        return policy
+
+
+class AgencyApproval(models.Model):
+    """Why an operator let a private company onboard."""
+
+    agency = models.OneToOneField(Agency, on_delete=models.CASCADE, related_name="approval")
+    reason = models.TextField()
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created = models.DateTimeField(default=timezone.now)
+
+
+class LoginThrottle(models.Model):
+    """Failed logins of one e-mail address from one IP address (keyed by a hash of both)."""
+
+    key = models.CharField(max_length=64, unique=True)
+    failures = models.PositiveSmallIntegerField(default=0)
+    last_failure_at = models.DateTimeField(default=timezone.now)
+    locked_until = models.DateTimeField(null=True, blank=True)

@@ -1,14 +1,21 @@
-"""Login, logout and failed logins are audited on the user's agency chain (or the platform's)."""
+"""Login signals: login, logout and failed logins are audited on the user's agency chain (or the platform's);
+failed passwords count towards the lockout; a login starts the session clocks."""
 from django.contrib.auth.signals import (
     user_logged_in,
     user_logged_out,
     user_login_failed,
 )
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
+from accounts import lockout
 from accounts.access import load_membership
 from accounts.models import User
-from search.audit import record_event
+from accounts.sessions import start_session_clock
+from audit.log import record_event
+
+# Sent inside the transaction that suspends a member; receivers stop the member's work and return how
+# many jobs they stopped.
+member_suspended = Signal()
 
 
 def _agency_of(user: User | None):
@@ -35,3 +42,16 @@ def audit_login_failure(sender, credentials, request=None, **kwargs):
         "login.failed", agency=_agency_of(user), actor=None, request=request,
         target=user.code if user else "", outcome="denied", details={"email": email},
     )
+
+
+@receiver(user_login_failed)
+def count_failed_login(sender, credentials, request=None, **kwargs):
+    email = str(credentials.get("username") or credentials.get("email") or "")
+    if request is not None and email:
+        lockout.record_failure(email, request)
+
+
+@receiver(user_logged_in)
+def start_clocks(sender, request, user, **kwargs):
+    if request is not None and hasattr(request, "session"):
+        start_session_clock(request.session)

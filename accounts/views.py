@@ -17,12 +17,11 @@ from accounts.access import (
     require_membership,
 )
 from accounts.forms import AcceptInvitationForm, ApiTokenForm, InviteForm, RoleForm
+from accounts.mfa import is_mfa_verified
 from accounts.models import ApiToken, Invitation
 from accounts.roles import Capability
-from billing.gates import LicenceRefused
-from portal.forms import posted
-from portal.pagination import page_of
-from privacy.mfa import is_mfa_verified
+from core.refusals import Refusal, Refused
+from core.web import page_of, posted
 
 
 @require_GET
@@ -57,7 +56,7 @@ def invite(request: HttpRequest) -> HttpResponse:
                 invited_by=request.user,
                 request=request,
             )
-        except (actions.ActionError, LicenceRefused) as error:
+        except Refusal as error:  # a taken address, or no seat left
             form.add_error("email", str(error))
         else:
             messages.success(request, _("Invitation sent to %(email)s.") % {"email": form.cleaned_data["email"]})
@@ -68,7 +67,7 @@ def invite(request: HttpRequest) -> HttpResponse:
 def _team_action(request: HttpRequest, action, success: str) -> HttpResponse:
     try:
         action()
-    except actions.ActionError as error:
+    except Refused as error:
         messages.error(request, str(error))
     else:
         messages.success(request, success)
@@ -127,7 +126,7 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
                 password=form.cleaned_data["password1"],
                 request=request,
             )
-        except actions.ActionError as error:
+        except Refused as error:
             form.add_error(None, str(error))
         else:
             login(request, user, backend="accounts.backends.EmailBackend")

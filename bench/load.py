@@ -30,7 +30,7 @@ from django.urls import NoReverseMatch, reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from accounts.models import Agency, User  # noqa: E402
-from search.audit import record_event  # noqa: E402
+from audit.log import record_event  # noqa: E402
 from search.models import Candidate, Purpose, Search, SearchFace  # noqa: E402
 
 INVESTIGATOR = "investigator@metro.example"
@@ -89,7 +89,7 @@ def _add_searches(agency: Agency, investigator: User, count: int, rng: random.Ra
 def audit_paths() -> list[str]:
     """The audit pages, when the portal has them (the dashboard and the event log)."""
     paths = []
-    for name in ("search:audit_dashboard", "search:audit_events"):
+    for name in ("oversight:audit_dashboard", "oversight:audit_events"):
         try:
             paths.append(reverse(name))
         except NoReverseMatch:

@@ -2,10 +2,10 @@
 from django.db import transaction
 
 from accounts.models import Agency, User
+from audit.log import record_event
 from billing import stripe_api
 from billing.licences import locked_licence
 from billing.models import Plan
-from search.audit import record_event
 
 
 def ensure_customer(agency: Agency) -> str:

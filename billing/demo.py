@@ -7,32 +7,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Agency, User
-from billing.models import DemoAccount, DemoGallery, UsageRecord
-from search.audit import record_event
-from search.models import Gallery
-
-DEMO_CONTENT_AGENCY = "Built-in demo gallery"
-DEMO_GALLERY_NAME = "Demo gallery"
-
-
-def demo_gallery() -> Gallery | None:
-    marker = DemoGallery.objects.select_related("gallery").first()
-    return marker.gallery if marker else None
-
-
-def ensure_demo_gallery() -> Gallery:
-    """The demo gallery belongs to a platform agency that has no members, so no user can open or change it."""
-    with transaction.atomic():
-        gallery = demo_gallery()
-        if gallery is not None:
-            return gallery
-        owner = Agency.objects.create(name=DEMO_CONTENT_AGENCY, kind=Agency.Kind.DEMO, country="ZZ")
-        gallery = Gallery.objects.create(agency=owner, name=DEMO_GALLERY_NAME,
-                                         description="Openly licensed photos that sales demos search.")
-        DemoGallery.objects.create(gallery=gallery)
-        record_event("demo_gallery.created", agency=owner, target=gallery.code)
-    return gallery
+from accounts.actions import do_invite_user
+from accounts.models import Agency, Role, User
+from audit.log import record_event
+from billing.models import DemoAccount, UsageRecord
 
 
 def demo_of(agency: Agency) -> DemoAccount | None:
@@ -75,9 +53,6 @@ def do_create_demo(
     emails: list[str], actor: User, request=None,
 ) -> DemoAccount:
     """Creates the demo agency and invites its users as agency admins, all or nothing."""
-    from accounts.actions import do_invite_user
-    from accounts.models import Role
-
     with transaction.atomic():
         agency = Agency.objects.create(name=name, kind=Agency.Kind.DEMO, country=country)
         demo = DemoAccount.objects.create(
@@ -108,6 +83,4 @@ def demo_refusal(demo: DemoAccount | None, searches_used: int) -> str | None:
         return _("This demo has ended.")
     if searches_used >= demo.search_cap:
         return _("This demo has used all of its %(cap)s searches.") % {"cap": demo.search_cap}
-    if demo_gallery() is None:
-        return _("The demo gallery is not loaded yet; please contact your sales representative.")
     return None

@@ -6,9 +6,9 @@ from django.utils.translation import gettext as _
 from billing.demo import demo_has_ended
 
 # What a member of an ended demo may still reach: the "demo ended" page, conversion, and leaving, after the
-# second factor of the login (privacy.mfa), which comes first.
+# second factor of the login (accounts.mfa), which comes first.
 OPEN_AFTER_DEMO = {"billing:demo_ended", "billing:checkout", "accounts:logout", "set_language",
-                   "privacy:mfa_verify", "privacy:mfa_setup"}
+                   "accounts:mfa_verify", "accounts:mfa_setup"}
 
 
 class DemoEndedMiddleware:

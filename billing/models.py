@@ -12,7 +12,6 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Agency, User
-from search.models import Gallery
 
 
 class AppendOnly(models.Model):
@@ -49,6 +48,11 @@ class Plan(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        """A change of seats reaches every agency on the plan (see Licence.save)."""
+        super().save(*args, **kwargs)
+        Agency.objects.filter(licence__plan=self).update(seat_limit=self.seats)
+
 
 class Licence(models.Model):
     """The current state of an agency's licence, changed under a row lock; LicenceChange keeps the history."""
@@ -79,6 +83,11 @@ class Licence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agency} ({self.status})"
+
+    def save(self, *args, **kwargs) -> None:
+        """The plan's seats go onto the agency, where accounts counts them when someone is invited."""
+        super().save(*args, **kwargs)
+        Agency.objects.filter(pk=self.agency_id).update(seat_limit=self.plan.seats if self.plan_id else None)
 
 
 class LicenceChange(AppendOnly):
@@ -161,10 +170,3 @@ class DemoAccount(models.Model):
 
     def has_ended(self, now=None) -> bool:
         return (now or timezone.now()) >= self.expires_at
-
-
-class DemoGallery(models.Model):
-    """Marks the built-in gallery that demo agencies search (owned by a member-less platform agency)."""
-
-    gallery = models.OneToOneField(Gallery, on_delete=models.CASCADE, related_name="+")
-    created = models.DateTimeField(default=timezone.now)

@@ -1,4 +1,4 @@
-"""Reporting the usage ledger to Stripe as meter events, idempotently.
+"""The usage ledger, and reporting it to Stripe as meter events, idempotently.
 
 Each usage row is sent once with its own code as the meter event identifier, and a UsageReport row
 is written in the same transaction as the send succeeds. A second run finds nothing unreported; a
@@ -13,6 +13,11 @@ from billing import stripe_api
 from billing.models import Licence, UsageRecord, UsageReport
 
 logger = logging.getLogger(__name__)
+
+
+def record_search_usage(*, agency_id: int, search_code, created) -> UsageRecord:
+    """The usage ledger row of one search, written in the transaction that records it."""
+    return UsageRecord.objects.create(agency_id=agency_id, search_code=search_code, created=created)
 
 
 def report_usage() -> int:

@@ -13,16 +13,16 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import require_capability, require_membership, require_platform_role
-from accounts.actions import ActionError
 from accounts.models import User
 from accounts.roles import Capability, role_can
+from accounts.seats import seats_of, seats_used
 from billing import actions, stripe_api, webhooks
 from billing.demo import demo_has_ended, demo_of, demo_status, do_create_demo
 from billing.forms import DemoForm, PlanForm
-from billing.gates import LicenceRefused, seats_of, seats_used
 from billing.licences import current_licence, grace_ends_at, is_read_only, limits_of, period_start, searches_this_period
 from billing.models import DemoAccount, UsageRecord
-from portal.pagination import page_of
+from core.refusals import Refusal
+from core.web import page_of
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ def sales(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             demo = do_create_demo(actor=request.user, request=request, **form.cleaned_data)
-        except (ActionError, LicenceRefused) as error:
+        except Refusal as error:  # a taken address, or a demo that would need more seats
             form.add_error(None, str(error))
         else:
             messages.success(request, _("Demo %(name)s created; invitations sent.") % {"name": demo.agency.name})

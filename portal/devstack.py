@@ -12,6 +12,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from portal import localservices
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 HOST, PORT = "127.0.0.1", 8000
@@ -24,8 +26,6 @@ def say(message: str) -> None:
 def prepare() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     if "DATABASE_URL" not in os.environ:
-        from portal import localservices
-
         say("Starting the local PostgreSQL with pgvector (data in var/pgdata)")
         localservices.ensure_local_database(localservices.ensure_postgres())
     if "REDIS_URL" not in os.environ:
@@ -103,6 +103,9 @@ def shutdown(processes: dict) -> None:
 
 def test(arguments: list[str]) -> int:
     prepare()
+    say("Checking that imports run one way (import-linter, contract in pyproject.toml)")
+    if subprocess.call([str(Path(PYTHON).parent / "lint-imports")], cwd=BASE_DIR) != 0:
+        return 1
     say("Running the test suite")
     return subprocess.call([PYTHON, "-m", "pytest", *arguments], cwd=BASE_DIR)
 

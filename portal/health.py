@@ -2,6 +2,8 @@
 from django.conf import settings
 from django.db import connection
 
+from portal.celery import ping
+
 
 def check_database() -> dict:
     with connection.cursor() as cursor:
@@ -20,8 +22,6 @@ def check_redis() -> str:
 
 
 def check_workers(timeout: float) -> str:
-    from portal.celery import ping
-
     result = ping.apply_async(expires=timeout + 5)
     try:
         return "ok" if result.get(timeout=timeout) == "pong" else "no answer"

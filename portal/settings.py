@@ -48,9 +48,12 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "core",
+    "audit",
     "accounts",
-    "search",
     "billing",
+    "search",
+    "oversight",
     "privacy",
     "portal",
 ]
@@ -66,10 +69,11 @@ MIDDLEWARE = [
     "accounts.middleware.AccountStateMiddleware",
     "billing.middleware.DemoEndedMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "privacy.sessions.SessionTimeoutMiddleware",
-    "privacy.mfa.MfaRequiredMiddleware",
+    "accounts.sessions.SessionTimeoutMiddleware",
+    "accounts.mfa.MfaRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "core.refusals.RefusalMiddleware",
 ]
 
 if PRODUCTION:  # runserver serves static files in development
@@ -217,7 +221,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
-    "audit-checkpoints": {"task": "search.tasks.record_audit_checkpoints", "schedule": 24 * 3600},
+    "audit-checkpoints": {"task": "oversight.record_audit_checkpoints", "schedule": 24 * 3600},
     "billing-report-usage": {
         "task": "billing.report_usage",
         "schedule": env_int("BILLING_USAGE_REPORT_SECONDS", 900, minimum=60),
@@ -230,7 +234,8 @@ REST_FRAMEWORK = {
         "accounts.api_auth.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "billing.api.DemoNotEnded"],
+    "EXCEPTION_HANDLER": "core.api.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

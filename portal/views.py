@@ -8,6 +8,7 @@ from accounts.access import current_membership, require_platform_role
 from accounts.models import Agency, User
 from accounts.roles import Capability, role_can
 from portal.health import health_report
+from search.models import Gallery, Search
 
 
 @never_cache
@@ -26,8 +27,6 @@ def home(request: HttpRequest) -> HttpResponse:
     membership = current_membership(request)
     if membership is None:
         return render(request, "portal/no_agency.html", status=403)
-    from search.models import Gallery, Search
-
     agency = membership.agency
     searches = Search.objects.filter(agency=agency)
     if not role_can(membership.role, Capability.AUDIT):

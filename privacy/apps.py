@@ -6,4 +6,7 @@ class PrivacyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from privacy import signals  # noqa: F401  (lockout, session clocks)
+        from privacy.suppression import SuppressionList
+        from search.screening import register_screen
+
+        register_screen(SuppressionList())

@@ -13,11 +13,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from pgvector.django import L2Distance
 
-from accounts.actions import ActionError
 from accounts.models import Agency, Membership, Role, User
+from audit.log import record_event
+from core.files import delete_files_after_commit, files_removed_on_failure, generated_name
+from core.refusals import Refused
 from privacy.models import ErasureRequest, SuppressedEncoding
-from search.actions import delete_files_after_commit, files_removed_on_failure, generated_name
-from search.audit import record_event
+from privacy.tasks import detect_erasure_faces
 from search.images import CheckedImage
 from search.models import Face, GalleryImage
 
@@ -39,8 +40,6 @@ class Removal:
 
 
 def do_submit_erasure_request(*, contact: Contact, photo: CheckedImage, request=None) -> ErasureRequest:
-    from privacy.tasks import detect_erasure_faces
-
     with files_removed_on_failure() as written, transaction.atomic():
         erasure = ErasureRequest(
             full_name=contact.full_name, email=contact.email.strip().lower(), phone=contact.phone,
@@ -58,25 +57,15 @@ def do_submit_erasure_request(*, contact: Contact, photo: CheckedImage, request=
     return erasure
 
 
-def record_erasure_detection(erasure_id: int, faces: list, error: str = "") -> None:
-    """Stores what the worker found; the request then waits for an operator."""
-    detected = [{"box": list(face.box), "encoding": face.encoding.tolist()} for face in faces]
-    if not faces and not error:
-        error = _("No face was found in the photo.")
-    ErasureRequest.objects.filter(pk=erasure_id, status=ErasureRequest.Status.DETECTING).update(
-        status=ErasureRequest.Status.READY, detected_faces=detected, error=error[:500]
-    )
-
-
 def do_approve_erasure(*, erasure: ErasureRequest, face_indexes: list[int], actor: User, request=None) -> int:
     """Suppresses the chosen faces and removes every gallery photo of them in every agency.
     Returns the number of faces removed."""
     with transaction.atomic():
         erasure = ErasureRequest.objects.select_for_update().get(pk=erasure.pk)
         if erasure.status != ErasureRequest.Status.READY:
-            raise ActionError(_("This request is not awaiting a decision."))
+            raise Refused(_("This request is not awaiting a decision."))
         if not face_indexes or any(not 0 <= index < len(erasure.detected_faces) for index in face_indexes):
-            raise ActionError(_("Choose the requester's face."))
+            raise Refused(_("Choose the requester's face."))
         encodings = [erasure.detected_faces[index]["encoding"] for index in sorted(set(face_indexes))]
         SuppressedEncoding.objects.bulk_create(
             [SuppressedEncoding(request=erasure, encoding=encoding) for encoding in encodings]
@@ -108,7 +97,7 @@ def do_reject_erasure(*, erasure: ErasureRequest, reason: str, actor: User, requ
     with transaction.atomic():
         erasure = ErasureRequest.objects.select_for_update().get(pk=erasure.pk)
         if erasure.is_decided:
-            raise ActionError(_("This request is not awaiting a decision."))
+            raise Refused(_("This request is not awaiting a decision."))
         photo_name = erasure.photo.name
         erasure.status, erasure.decided_at, erasure.decided_by = ErasureRequest.Status.REJECTED, timezone.now(), actor
         erasure.rejection_reason = reason

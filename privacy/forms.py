@@ -5,9 +5,6 @@ from django.conf import settings
 from django.core import signing
 from django.utils.translation import gettext_lazy as _
 
-from accounts.forms import COUNTRY_CODE, NewAgencyFields
-from accounts.models import User
-from privacy.tenancy import ONBOARDING_KINDS
 from search.forms import ImageField
 
 FORM_SIGNING_SALT = "privacy.erasure-form"
@@ -84,66 +81,3 @@ class RetentionForm(forms.Form):
         help_text=_("At most %(days)s days (three years, as BIPA requires).") % {
             "days": settings.GALLERY_REVIEW_MAX_DAYS},
     )
-
-
-class TenantPolicyForm(forms.Form):
-    countries = forms.CharField(label=_("Allowed countries"), max_length=2000,
-                                help_text=_("ISO 3166-1 alpha-2 codes separated by commas, e.g. FR, GB, US"))
-    kinds = forms.MultipleChoiceField(label=_("Kinds of agency that may be onboarded"), required=False,
-                                      choices=[(kind.value, kind.label) for kind in ONBOARDING_KINDS],
-                                      widget=forms.CheckboxSelectMultiple)
-
-    def clean_countries(self) -> list[str]:
-        codes = [code.strip().upper() for code in self.cleaned_data["countries"].split(",") if code.strip()]
-        wrong = [code for code in codes if not COUNTRY_CODE.match(code)]
-        if wrong:
-            raise forms.ValidationError(_("Not two-letter country codes: %(codes)s") % {"codes": ", ".join(wrong)})
-        return codes
-
-
-class AgencyForm(NewAgencyFields):
-    kind = forms.ChoiceField(label=_("Kind"), choices=[(kind.value, kind.label) for kind in ONBOARDING_KINDS])
-    approval_reason = forms.CharField(
-        label=_("Approval reason"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_("Required for a private company: why it may use face search."),
-    )
-    admin_email = forms.EmailField(label=_("First administrator's e-mail (optional)"), required=False)
-
-    def clean_admin_email(self) -> str:
-        email = self.cleaned_data["admin_email"].strip().lower()
-        if email and User.objects.filter(email=email).exists():
-            raise forms.ValidationError(_("A user with this e-mail address already exists."))
-        return email
-
-
-class OtpCodeForm(forms.Form):
-    code = forms.CharField(label=_("Code"), max_length=32,
-                           widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True,
-                                                         "inputmode": "text"}))
-
-
-class PasswordConfirmForm(forms.Form):
-    password = forms.CharField(label=_("Your password"), strip=False, widget=forms.PasswordInput)
-
-    def __init__(self, *args, user, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.user = user
-
-    def clean_password(self) -> str:
-        password = self.cleaned_data["password"]
-        if not self.user.check_password(password):
-            raise forms.ValidationError(_("The password is not right."))
-        return password
-
-
-class GalleryDeleteForm(forms.Form):
-    confirm_name = forms.CharField(label=_("Type the gallery's name to confirm"), max_length=200)
-
-    def __init__(self, *args, gallery, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.gallery = gallery
-
-    def clean_confirm_name(self) -> str:
-        if self.cleaned_data["confirm_name"].strip() != self.gallery.name:
-            raise forms.ValidationError(_("The name does not match."))
-        return self.cleaned_data["confirm_name"]

@@ -1,4 +1,4 @@
-"""Erasure requests and the suppression list, retention, tenant policy and login throttling."""
+"""Erasure requests and the suppression list, retention and photo reviews."""
 import uuid
 
 from django.conf import settings
@@ -100,38 +100,3 @@ class ImageReview(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["image", "-reviewed_at"], name="image_review_latest_idx")]
-
-
-class TenantPolicy(models.Model):
-    """The single row of onboarding rules the platform operators maintain."""
-
-    allowed_countries = models.JSONField(default=list)
-    allowed_kinds = models.JSONField(default=list)
-    updated = models.DateTimeField(default=timezone.now)
-    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
-
-    @classmethod
-    def current(cls) -> "TenantPolicy":
-        policy = cls.objects.order_by("pk").first()
-        if policy is None:
-            policy = cls(allowed_countries=list(settings.TENANT_POLICY_DEFAULT_COUNTRIES),
-                         allowed_kinds=list(settings.TENANT_POLICY_DEFAULT_KINDS))
-        return policy
-
-
-class AgencyApproval(models.Model):
-    """Why an operator let a private company onboard."""
-
-    agency = models.OneToOneField(Agency, on_delete=models.CASCADE, related_name="approval")
-    reason = models.TextField()
-    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
-    created = models.DateTimeField(default=timezone.now)
-
-
-class LoginThrottle(models.Model):
-    """Failed logins of one e-mail address from one IP address (keyed by a hash of both)."""
-
-    key = models.CharField(max_length=64, unique=True)
-    failures = models.PositiveSmallIntegerField(default=0)
-    last_failure_at = models.DateTimeField(default=timezone.now)
-    locked_until = models.DateTimeField(null=True, blank=True)

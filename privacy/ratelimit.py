@@ -4,7 +4,7 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
-from search.audit import client_ip
+from core.web import client_ip
 
 
 def erasure_rate_key(ip: str | None) -> str:

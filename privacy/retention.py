@@ -9,9 +9,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Agency, User
+from audit.log import record_event
+from core.files import delete_files_after_commit
 from privacy.models import ImageReview, RetentionPolicy, SearchPurge
-from search.actions import delete_files_after_commit
-from search.audit import record_event
 from search.models import Candidate, GalleryImage, Search, SearchFace
 
 PURGE_BATCH_SIZE = 500

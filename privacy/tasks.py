@@ -3,7 +3,6 @@ from celery import shared_task
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from privacy.erasure import record_erasure_detection
 from privacy.models import ErasureRequest
 from privacy.retention import purge_due_searches
 from search.images import ImageRejected
@@ -33,3 +32,13 @@ def detect_erasure_faces(self, erasure_id: int) -> None:
 @shared_task(name="privacy.purge_due_data", acks_late=True, reject_on_worker_lost=True)
 def purge_due_data() -> None:
     purge_due_searches()
+
+
+def record_erasure_detection(erasure_id: int, faces: list, error: str = "") -> None:
+    """Stores what the worker found; the request then waits for an operator."""
+    detected = [{"box": list(face.box), "encoding": face.encoding.tolist()} for face in faces]
+    if not faces and not error:
+        error = _("No face was found in the photo.")
+    ErasureRequest.objects.filter(pk=erasure_id, status=ErasureRequest.Status.DETECTING).update(
+        status=ErasureRequest.Status.READY, detected_faces=detected, error=error[:500]
+    )

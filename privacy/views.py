@@ -10,17 +10,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import require_platform_role
-from accounts.actions import ActionError, do_invite_user
-from accounts.models import Role, User
-from portal.forms import posted
-from portal.pagination import page_of
+from accounts.models import User
+from core.refusals import Refused
+from core.web import client_ip, page_of, serve_private_file
 from privacy import erasure as erasure_actions
-from privacy.forms import AgencyForm, ErasureApproveForm, ErasureRequestForm, ReasonForm, TenantPolicyForm
-from privacy.models import ErasureRequest, TenantPolicy
+from privacy.forms import ErasureApproveForm, ErasureRequestForm, ReasonForm
+from privacy.models import ErasureRequest
 from privacy.ratelimit import take_erasure_slot
-from privacy.tenancy import do_create_agency, do_update_tenant_policy
-from search.audit import client_ip
-from search.views import _serve_private_file
 
 logger = logging.getLogger(__name__)
 # The public opt-out page
@@ -59,12 +55,8 @@ def _operator(request: HttpRequest) -> User:
     return require_platform_role(request, User.PlatformRole.OPERATOR)
 
 
-def _erasure_for_operator(request: HttpRequest, code) -> ErasureRequest:
+def _erasure_for_operator(request: HttpRequest, code: UUID) -> ErasureRequest:
     _operator(request)
-    try:
-        code = UUID(str(code))
-    except ValueError:
-        raise Http404 from None
     erasure = ErasureRequest.objects.filter(code=code).first()
     if erasure is None:
         raise Http404
@@ -102,7 +94,7 @@ def erasure_detail(request: HttpRequest, code) -> HttpResponse:
 @login_required
 @require_GET
 def erasure_photo(request: HttpRequest, code) -> FileResponse:
-    return _serve_private_file(_erasure_for_operator(request, code).photo)
+    return serve_private_file(_erasure_for_operator(request, code).photo)
 
 
 @login_required
@@ -114,7 +106,7 @@ def erasure_approve(request: HttpRequest, code) -> HttpResponse:
         try:
             removed = erasure_actions.do_approve_erasure(erasure=erasure, face_indexes=form.cleaned_data["faces"],
                                                          actor=request.user, request=request)
-        except ActionError as error:
+        except Refused as error:
             form.add_error(None, str(error))
         else:
             messages.success(request, _("Approved: %(count)s faces removed, and the face is suppressed.")
@@ -132,50 +124,9 @@ def erasure_reject(request: HttpRequest, code) -> HttpResponse:
         try:
             erasure_actions.do_reject_erasure(erasure=erasure, reason=form.cleaned_data["reason"],
                                               actor=request.user, request=request)
-        except ActionError as error:
+        except Refused as error:
             form.add_error(None, str(error))
         else:
             messages.success(request, _("Rejected; the requester is told why."))
             return redirect("privacy:erasure_queue")
     return _render_erasure(request, erasure, reject_form=form, status=400)
-
-
-# Tenant policy and onboarding
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def tenant_policy(request: HttpRequest) -> HttpResponse:
-    _operator(request)
-    policy = TenantPolicy.current()
-    initial = {"countries": ", ".join(policy.allowed_countries), "kinds": policy.allowed_kinds}
-    form = TenantPolicyForm(posted(request)[0], initial=initial)
-    if request.method == "POST" and form.is_valid():
-        do_update_tenant_policy(countries=form.cleaned_data["countries"], kinds=form.cleaned_data["kinds"],
-                                actor=request.user, request=request)
-        messages.success(request, _("Tenant policy saved."))
-        return redirect("privacy:tenant_policy")
-    return render(request, "privacy/tenant_policy.html", {"form": form, "policy": policy},
-                  status=400 if form.errors else 200)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def agency_create(request: HttpRequest) -> HttpResponse:
-    _operator(request)
-    form = AgencyForm(posted(request)[0])
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            agency = do_create_agency(name=data["name"], kind=data["kind"], country=data["country"],
-                                      approval_reason=data["approval_reason"], actor=request.user, request=request)
-            if data["admin_email"]:
-                do_invite_user(agency=agency, email=data["admin_email"], role=Role.ADMIN, invited_by=request.user,
-                               request=request)
-        except ActionError as error:
-            form.add_error(None, str(error))
-        else:
-            messages.success(request, _("Agency %(name)s created.") % {"name": agency.name})
-            return redirect("platform_home")
-    return render(request, "privacy/agency_form.html", {"form": form, "policy": TenantPolicy.current()},
-                  status=400 if form.errors else 200)

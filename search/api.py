@@ -1,5 +1,4 @@
 """REST API v1. The same access helpers and actions as the web views: outsiders get 404."""
-from django.conf import settings
 from django.db.models import Prefetch, prefetch_related_objects
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
@@ -11,15 +10,12 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.access import (
-    get_gallery_for_user,
-    get_image_for_user,
-    get_search_for_user,
-    require_capability,
-)
+from accounts.access import require_capability
 from accounts.actions import has_accepted_current_conduct
 from accounts.roles import Capability
+from core.refusals import Refused
 from search import actions
+from search.access import get_gallery_for_user, get_image_for_user, get_search_for_user
 from search.models import Candidate, Gallery, Search
 from search.serializers import (
     GallerySerializer,
@@ -61,14 +57,11 @@ def gallery_images(request: Request, code: str) -> Response:
     serializer = ImageUploadSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
-    provenance = actions.Provenance(source=data["source"], legal_basis=data["legal_basis"],
-                                    legal_basis_other=data["legal_basis_other"], captured_at=data["captured_at"])
-    subject = actions.get_or_create_subject(gallery=gallery, reference=data["subject_reference"],
-                                            actor=request.user, request=request)
     try:
-        image = actions.do_upload_image(subject=subject, checked=data["image"], provenance=provenance,
-                                        actor=request.user, request=request)
-    except actions.EnrollmentRefused as refused:
+        image = actions.do_upload_to_gallery(gallery=gallery, subject_reference=data["subject_reference"],
+                                             checked=data["image"], provenance=data["provenance"],
+                                             actor=request.user, request=request)
+    except Refused as refused:
         return Response({"image": [str(refused)]}, status=status.HTTP_400_BAD_REQUEST)
     return Response({"code": image.code, "status": image.status}, status=status.HTTP_202_ACCEPTED)
 
@@ -95,9 +88,7 @@ def searches(request: Request) -> Response:
     data = serializer.validated_data
     search = actions.do_create_search(
         agency=membership.agency, actor=request.user, probe=data["probe"], purpose=data["purpose"],
-        case_number=data["case_number"], galleries=data["galleries"],
-        threshold=data.get("threshold", settings.DEFAULT_MATCH_THRESHOLD),
-        max_candidates=data.get("max_candidates", settings.DEFAULT_MAX_CANDIDATES), request=request,
+        case_number=data["case_number"], galleries=data["galleries"], parameters=data["parameters"], request=request,
     )
     return Response({"code": search.code, "status": search.status}, status=status.HTTP_202_ACCEPTED)
 

@@ -7,8 +7,8 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("galleries/", api.galleries, name="api_galleries"),
-    path("galleries/<str:code>/images/", api.gallery_images, name="api_gallery_images"),
-    path("images/<str:code>/", api.image_detail, name="api_image_detail"),
+    path("galleries/<uuid:code>/images/", api.gallery_images, name="api_gallery_images"),
+    path("images/<uuid:code>/", api.image_detail, name="api_image_detail"),
     path("searches/", api.searches, name="api_searches"),
-    path("searches/<str:code>/", api.search_detail, name="api_search_detail"),
+    path("searches/<uuid:code>/", api.search_detail, name="api_search_detail"),
 ]

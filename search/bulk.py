@@ -11,13 +11,15 @@ from datetime import date
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from core.refusals import Refused
 from search.images import ImageRejected, open_checked
-from search.models import EnrollmentItem, LegalBasis
+from search.models import EnrollmentItem
+from search.validation import Provenance, clean_provenance, clean_subject_reference
 
 MANIFEST_COLUMNS = ["filename", "subject_reference", "source", "legal_basis", "captured_at"]
 
 
-class BulkRejected(ValueError):
+class BulkRejected(Refused):
     """The upload as a whole cannot be used (e.g. the manifest has the wrong columns)."""
 
 
@@ -109,7 +111,7 @@ def stage_rows(manifest: list[dict], files: dict[str, bytes | ImageRejected]) ->
             rows.append(row.reject(EnrollmentItem.Outcome.BAD_ROW, problem))
             continue
         seen.add(row.filename)
-        row.manifest = provenance_of(values)
+        row.manifest = manifest_provenance(values).as_manifest()
         content = files[row.filename]
         rows.append(_judge_content(row, content))
     for number, name in enumerate(sorted(set(files) - listed), start=len(manifest) + 2):
@@ -139,41 +141,21 @@ def manifest_problem(values: dict, files: dict, seen: set) -> str:
         return _("The file is listed twice.")
     if filename not in files:
         return _("The file is not in the upload.")
-    reference = values.get("subject_reference", "")
-    if not reference or len(reference) > 100:
-        return _("The subject reference is missing or longer than 100 characters.")
-    if not values.get("source"):
-        return _("The source is missing.")
-    if _split_legal_basis(values.get("legal_basis", "")) is None:
-        allowed = ", ".join(LegalBasis.values)
-        return _("The legal basis must be one of %(allowed)s (write other: followed by its text).") % {
-            "allowed": allowed
-        }
-    captured = values.get("captured_at", "")
-    if captured:
-        try:
-            if date.fromisoformat(captured) > date.today():
-                return _("The capture date is in the future.")
-        except ValueError:
-            return _("The capture date must be YYYY-MM-DD.")
+    try:
+        clean_subject_reference(values.get("subject_reference", ""))
+        manifest_provenance(values)
+    except Refused as refused:
+        return str(refused)
     return ""
 
 
-def _split_legal_basis(raw: str) -> tuple[str, str] | None:
-    basis, _sep, text = raw.partition(":")
-    basis, text = basis.strip(), text.strip()
-    if basis not in LegalBasis.values:
-        return None
-    if basis == LegalBasis.OTHER and not text:
-        return None
-    return basis, text
-
-
-def provenance_of(values: dict) -> dict:
-    basis, other = _split_legal_basis(values["legal_basis"])
-    return {
-        "source": values["source"][:500],
-        "legal_basis": basis,
-        "legal_basis_other": other[:300],
-        "captured_at": values.get("captured_at") or None,
-    }
+def manifest_provenance(values: dict) -> Provenance:
+    """A row's provenance, checked like the web form's; `legal_basis` is written `other: its text` for other."""
+    basis, _sep, other = values.get("legal_basis", "").partition(":")
+    captured = values.get("captured_at", "")
+    try:
+        captured_at = date.fromisoformat(captured) if captured else None
+    except ValueError:
+        raise Refused(_("The capture date must be YYYY-MM-DD."), field="captured_at") from None
+    return clean_provenance(source=values.get("source", ""), legal_basis=basis.strip(),
+                            legal_basis_other=other.strip(), captured_at=captured_at)

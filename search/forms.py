@@ -2,14 +2,19 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from core.refusals import Refused
 from search.images import ImageRejected, check_image, read_upload
-from search.models import (
-    CandidateDecision,
-    Gallery,
-    LegalBasis,
-    Purpose,
-    Subject,
-    similarity_to_distance,
+from search.models import CandidateDecision, Gallery, LegalBasis, Purpose, Subject
+from search.validation import (
+    DEFAULT_MIN_SIMILARITY,
+    LEGAL_BASIS_OTHER_MAX_LENGTH,
+    MAX_CANDIDATES,
+    MAX_SIMILARITY,
+    MIN_SIMILARITY,
+    SOURCE_MAX_LENGTH,
+    clean_provenance,
+    clean_search_parameters,
+    provenance_problems,
 )
 
 
@@ -58,18 +63,29 @@ class SubjectForm(forms.Form):
         return reference
 
 
+def add_refusal(form: forms.Form, refused: Refused) -> None:
+    """A refusal of the shared validation (search.validation) as the form's error on the field at fault."""
+    form.add_error(refused.field if refused.field in form.fields else None, str(refused))
+
+
 class ProvenanceFields(forms.Form):
-    source = forms.CharField(label=_("Source"), max_length=500,
+    source = forms.CharField(label=_("Source"), max_length=SOURCE_MAX_LENGTH,
                              help_text=_("Where your agency got this photo, e.g. 'Booking system, 2024-03-02'"))
     legal_basis = forms.ChoiceField(label=_("Legal basis"), choices=LegalBasis.choices)
-    legal_basis_other = forms.CharField(label=_("Legal basis, if other"), max_length=300, required=False)
+    legal_basis_other = forms.CharField(label=_("Legal basis, if other"), max_length=LEGAL_BASIS_OTHER_MAX_LENGTH,
+                                        required=False)
     captured_at = forms.DateField(label=_("Captured on"), required=False,
                                   widget=forms.DateInput(attrs={"type": "date"}))
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("legal_basis") == LegalBasis.OTHER and not cleaned.get("legal_basis_other", "").strip():
-            self.add_error("legal_basis_other", _("Describe the legal basis."))
+        values = {"source": cleaned.get("source", ""), "legal_basis": cleaned.get("legal_basis", ""),
+                  "legal_basis_other": cleaned.get("legal_basis_other", ""), "captured_at": cleaned.get("captured_at")}
+        problems = [problem for problem in provenance_problems(**values) if problem.field not in self.errors]
+        for problem in problems:
+            add_refusal(self, problem)
+        if not self.errors:
+            self.provenance = clean_provenance(**values)
         return cleaned
 
 
@@ -111,11 +127,12 @@ class SearchForm(forms.Form):
         widget=forms.CheckboxSelectMultiple, help_text=_("Leave empty to search all of your agency's galleries."),
     )
     min_similarity = forms.IntegerField(
-        label=_("Minimum similarity (%)"), min_value=1, max_value=99, initial=50,
+        label=_("Minimum similarity (%)"), initial=DEFAULT_MIN_SIMILARITY,
+        widget=forms.NumberInput(attrs={"min": MIN_SIMILARITY, "max": MAX_SIMILARITY}),
         help_text=_("50% is the standard threshold. Higher shows fewer, closer candidates."),
     )
-    max_candidates = forms.IntegerField(label=_("Candidates per face"), min_value=1, max_value=50,
-                                        initial=settings.DEFAULT_MAX_CANDIDATES)
+    max_candidates = forms.IntegerField(label=_("Candidates per face"), initial=settings.DEFAULT_MAX_CANDIDATES,
+                                        widget=forms.NumberInput(attrs={"min": 1, "max": MAX_CANDIDATES}))
 
     def __init__(self, *args, agency, **kwargs):
         super().__init__(*args, **kwargs)
@@ -127,12 +144,30 @@ class SearchForm(forms.Form):
             raise forms.ValidationError(_("A case number is required."))
         return case_number
 
-    @property
-    def threshold(self) -> float:
-        return similarity_to_distance(self.cleaned_data["min_similarity"] / 100)
-
+    def clean(self):
+        cleaned = super().clean()
+        if "min_similarity" in cleaned and "max_candidates" in cleaned:
+            try:
+                self.parameters = clean_search_parameters(min_similarity=cleaned["min_similarity"],
+                                                          max_candidates=cleaned["max_candidates"])
+            except Refused as refused:
+                add_refusal(self, refused)
+        return cleaned
 
 
 class DecisionForm(forms.Form):
     decision = forms.ChoiceField(choices=CandidateDecision.Decision.choices)
     comment = forms.CharField(max_length=2000, required=False)
+
+
+class GalleryDeleteForm(forms.Form):
+    confirm_name = forms.CharField(label=_("Type the gallery's name to confirm"), max_length=200)
+
+    def __init__(self, *args, gallery, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.gallery = gallery
+
+    def clean_confirm_name(self) -> str:
+        if self.cleaned_data["confirm_name"].strip() != self.gallery.name:
+            raise forms.ValidationError(_("The name does not match."))
+        return self.cleaned_data["confirm_name"]

@@ -15,10 +15,12 @@ from django.utils.translation import gettext as _
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from PIL.ExifTags import Base as ExifTag
 
+from core.refusals import Refused
+
 ACCEPTED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 
 
-class ImageRejected(ValueError):
+class ImageRejected(Refused):
     """An upload that cannot be used, with a message for the user."""
 
 

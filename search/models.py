@@ -257,64 +257,6 @@ class Candidate(models.Model):
         return distance_to_similarity(self.distance)
 
 
-class AuditChainHead(models.Model):
-    """The newest link of one agency's (or the platform's) audit chain, locked by every writer."""
-
-    chain = models.CharField(max_length=40, unique=True)
-    seq = models.BigIntegerField(default=0)
-    hash = models.CharField(max_length=64, default="0" * 64)
-
-
-class AuditEvent(models.Model):
-    """Append-only, hash-chained record of who did what. No foreign keys: nothing may cascade into it."""
-
-    chain = models.CharField(max_length=40)
-    seq = models.BigIntegerField()
-    agency_code = models.UUIDField(null=True, blank=True)
-    at = models.DateTimeField()
-    actor_code = models.UUIDField(null=True, blank=True)
-    actor_email = models.CharField(max_length=254, blank=True)
-    actor_ip = models.GenericIPAddressField(null=True, blank=True)
-    event = models.CharField(max_length=50)
-    target = models.CharField(max_length=64, blank=True)
-    outcome = models.CharField(max_length=20, default="ok")
-    details = models.JSONField(default=dict)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
-
-    class Meta:
-        ordering = ["chain", "seq"]
-        constraints = [models.UniqueConstraint(fields=["chain", "seq"], name="audit_seq_unique_in_chain")]
-        indexes = [
-            models.Index(fields=["agency_code", "event", "-at"], name="audit_agency_event_idx"),
-            models.Index(fields=["target"], name="audit_target_idx"),
-        ]
-
-
-class AuditCheckpoint(models.Model):
-    """A chain head recorded (and e-mailed to the agency's admins) so that a truncated tail is caught."""
-
-    chain = models.CharField(max_length=40)
-    seq = models.BigIntegerField()
-    hash = models.CharField(max_length=64)
-    created = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["chain", "seq"]
-
-
-class AuditVerification(models.Model):
-    chain = models.CharField(max_length=40)
-    ok = models.BooleanField()
-    first_bad_seq = models.BigIntegerField(null=True, blank=True)
-    message = models.CharField(max_length=500)
-    checked_events = models.BigIntegerField(default=0)
-    created = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["-created"]
-
-
 class CandidateDecision(models.Model):
     """One person's independent review of a candidate. Two different confirmations make a verified lead."""
 
@@ -331,3 +273,10 @@ class CandidateDecision(models.Model):
     class Meta:
         ordering = ["created"]
         constraints = [models.UniqueConstraint(fields=["candidate", "user"], name="one_decision_per_reviewer")]
+
+
+class DemoGallery(models.Model):
+    """Marks the built-in gallery that demo agencies search (owned by a member-less platform agency)."""
+
+    gallery = models.OneToOneField(Gallery, on_delete=models.CASCADE, related_name="+")
+    created = models.DateTimeField(default=timezone.now)

@@ -1,6 +1,7 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from core.refusals import Refused, api_body
 from search.images import ImageRejected, check_image, read_upload
 from search.models import (
     Candidate,
@@ -10,6 +11,15 @@ from search.models import (
     Purpose,
     Search,
     SearchFace,
+)
+from search.validation import (
+    LEGAL_BASIS_OTHER_MAX_LENGTH,
+    SOURCE_MAX_LENGTH,
+    SUBJECT_REFERENCE_MAX_LENGTH,
+    clean_provenance,
+    clean_search_parameters,
+    clean_subject_reference,
+    provenance_problems,
 )
 
 LEAD_NOTICE = _("Investigative lead only, not an identification. Two separate human confirmations are required.")
@@ -39,17 +49,29 @@ class GallerySerializer(serializers.ModelSerializer):
         return name
 
 
+def refusal_as_error(refused: Refused) -> serializers.ValidationError:
+    """A refusal of the shared validation (search.validation) as the serializer's error on the field at fault."""
+    return serializers.ValidationError(api_body(refused))
+
+
 class ImageUploadSerializer(serializers.Serializer):
     image = CheckedImageField()
-    subject_reference = serializers.CharField(max_length=100)
-    source = serializers.CharField(max_length=500)
+    subject_reference = serializers.CharField(max_length=SUBJECT_REFERENCE_MAX_LENGTH)
+    source = serializers.CharField(max_length=SOURCE_MAX_LENGTH)
     legal_basis = serializers.ChoiceField(choices=LegalBasis.choices)
-    legal_basis_other = serializers.CharField(max_length=300, required=False, default="")
+    legal_basis_other = serializers.CharField(max_length=LEGAL_BASIS_OTHER_MAX_LENGTH, required=False, default="")
     captured_at = serializers.DateField(required=False, allow_null=True, default=None)
 
     def validate(self, attrs):
-        if attrs["legal_basis"] == LegalBasis.OTHER and not attrs["legal_basis_other"].strip():
-            raise serializers.ValidationError({"legal_basis_other": _("Describe the legal basis.")})
+        values = {name: attrs[name] for name in ("source", "legal_basis", "legal_basis_other", "captured_at")}
+        problems = provenance_problems(**values)
+        try:
+            attrs["subject_reference"] = clean_subject_reference(attrs["subject_reference"])
+        except Refused as refused:
+            problems.append(refused)
+        if problems:
+            raise serializers.ValidationError({problem.field: [str(problem)] for problem in reversed(problems)})
+        attrs["provenance"] = clean_provenance(**values)
         return attrs
 
 
@@ -76,8 +98,17 @@ class SearchCreateSerializer(serializers.Serializer):
     purpose = serializers.ChoiceField(choices=Purpose.choices)
     case_number = serializers.CharField(max_length=100)
     galleries = serializers.ListField(child=serializers.UUIDField(), required=False, default=list)
-    threshold = serializers.FloatField(required=False, min_value=0.05, max_value=1.2)
-    max_candidates = serializers.IntegerField(required=False, min_value=1, max_value=50)
+    min_similarity = serializers.IntegerField(required=False, default=None,
+                                              help_text="Minimum similarity in percent (1-99); default 50.")
+    max_candidates = serializers.IntegerField(required=False, default=None, help_text="1-50; default 10.")
+
+    def validate(self, attrs):
+        try:
+            attrs["parameters"] = clean_search_parameters(min_similarity=attrs["min_similarity"],
+                                                          max_candidates=attrs["max_candidates"])
+        except Refused as refused:
+            raise refusal_as_error(refused) from None
+        return attrs
 
     def validate_galleries(self, codes):
         galleries = list(Gallery.objects.filter(agency=self.context["agency"], code__in=codes))

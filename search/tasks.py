@@ -13,10 +13,15 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from billing.gates import search_scope
-from privacy.suppression import SUPPRESSED_MESSAGE, any_suppressed
-from search import actions, faceindex
-from search.audit import record_event
+from audit.log import record_event
+from core.files import delete_files_after_commit, files_removed_on_failure
+from search import faceindex
+from search.enrollment import (
+    create_gallery_image,
+    duplicate_in_gallery,
+    get_or_create_subject,
+    record_detection,
+)
 from search.images import CheckedImage, ImageRejected
 from search.models import (
     Candidate,
@@ -27,6 +32,9 @@ from search.models import (
     SearchFace,
 )
 from search.recognition import detect_faces, load_models
+from search.scope import search_scope
+from search.screening import any_blocked, face_screen
+from search.validation import Provenance
 from search.vector import nearest_faces
 
 logger = logging.getLogger(__name__)
@@ -90,7 +98,7 @@ def enroll_image(self, image_id: int) -> None:
             pk=image.pk, status=GalleryImage.Status.PENDING
         ).first()
         if locked is not None:
-            actions.record_detection(locked, detection.faces, actor=locked.uploaded_by)
+            record_detection(locked, detection.faces, actor=locked.uploaded_by)
 
 
 def fail_image(image_id: int, reason: str) -> None:
@@ -120,7 +128,7 @@ def enroll_item(item: EnrollmentItem) -> None:
     batch = EnrollmentBatch.objects.select_related("gallery__agency", "created_by").get(pk=item.batch_id)
     data = default_storage.open(item.staged_file).read()
     sha256 = hashlib.sha256(data).hexdigest()
-    if actions.duplicate_in_gallery(batch.gallery, sha256) is not None:
+    if duplicate_in_gallery(batch.gallery, sha256) is not None:
         finish_item(item, EnrollmentItem.Outcome.DUPLICATE, _("Already in the gallery: not encoded again."))
         return
     try:
@@ -128,23 +136,23 @@ def enroll_item(item: EnrollmentItem) -> None:
     except ImageRejected as rejected:
         finish_item(item, EnrollmentItem.Outcome.UNREADABLE, str(rejected))
         return
-    if any_suppressed(detection.faces):
-        finish_item(item, EnrollmentItem.Outcome.FAILED, str(SUPPRESSED_MESSAGE))
+    if any_blocked(detection.faces):
+        finish_item(item, EnrollmentItem.Outcome.FAILED, str(face_screen().refusal_message))
         return
     checked = CheckedImage(data=data, format=detection.format, width=detection.width, height=detection.height,
                            sha256=sha256)
     try:
-        with actions.files_removed_on_failure() as written, transaction.atomic():
+        with files_removed_on_failure() as written, transaction.atomic():
             EnrollmentBatch.objects.select_for_update().get(pk=batch.pk)
-            if actions.duplicate_in_gallery(batch.gallery, sha256) is not None:
+            if duplicate_in_gallery(batch.gallery, sha256) is not None:
                 raise IntegrityError("duplicate")
-            subject = actions.get_or_create_subject(gallery=batch.gallery, reference=item.subject_reference,
+            subject = get_or_create_subject(gallery=batch.gallery, reference=item.subject_reference,
                                                     actor=batch.created_by)
-            image = actions.create_gallery_image(subject=subject, checked=checked,
-                                                 provenance=actions.Provenance.from_manifest(item.manifest),
+            image = create_gallery_image(subject=subject, checked=checked,
+                                                 provenance=Provenance.from_manifest(item.manifest),
                                                  actor=batch.created_by)
             written.append(image.file.name)
-            actions.record_detection(image, detection.faces, actor=batch.created_by)
+            record_detection(image, detection.faces, actor=batch.created_by)
             outcome = OUTCOME_OF_STATUS[image.status]
             finish_item(item, outcome, image.error, image=image)
     except IntegrityError:
@@ -170,7 +178,7 @@ def finish_item(item: EnrollmentItem, outcome: str, message: str, image: Gallery
         if batch.processed >= batch.total:
             batch.status, batch.finished_at = EnrollmentBatch.Status.DONE, timezone.now()
         batch.save(update_fields=["processed", "status", "finished_at"])
-        actions.delete_files_after_commit([item.staged_file])
+        delete_files_after_commit([item.staged_file])
 
 
 # Search
@@ -241,11 +249,3 @@ def fail_search(search_id: int, reason: str) -> None:
             search = Search.objects.select_related("agency").get(pk=search_id)
             record_event("search.completed", agency=search.agency, target=search.code, outcome="failed",
                          details={"error": reason[:300]})
-
-
-# Oversight
-
-
-@shared_task(acks_late=True)
-def record_audit_checkpoints() -> int:
-    return actions.do_record_checkpoints()

@@ -8,15 +8,15 @@ candidates and scans the faces newer than the index's watermark, exactly, with t
 from django.db.models import Q
 from pgvector.django import L2Distance
 
-from privacy.suppression import exclude_suppressed, suppressions_near
 from search import faceindex
 from search.models import Face
+from search.screening import exclude_blocked, face_screen
 
 
 def nearest_faces(*, agency_id: int, gallery_ids: list[int], encoding, threshold: float, limit: int) -> list[Face]:
     """Faces within `threshold` of `encoding`, nearest first, each with a `distance` attribute, never a
     face on the suppression list (checked here too, so a face slipped in by a race never comes back)."""
-    suppressed = suppressions_near(encoding, threshold)
+    suppressed = face_screen().blocked_near(encoding, threshold)
     index = faceindex.current(agency_id)
     if index is None:
         return exact_nearest_faces(Q(agency_id=agency_id, gallery_id__in=gallery_ids), encoding, threshold, limit,
@@ -42,7 +42,7 @@ def exact_nearest_faces(where: Q, encoding, threshold: float, limit: int, suppre
         .filter(distance__lt=threshold)
     )
     queryset = (
-        exclude_suppressed(queryset, suppressed)
+        exclude_blocked(queryset, suppressed)
         .order_by("distance")
         .select_related("image__subject", "gallery")
         .defer("encoding")  # the caller needs the distance, not the vector

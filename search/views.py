@@ -1,5 +1,4 @@
 import io
-import mimetypes
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -12,29 +11,36 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from PIL import Image, ImageOps
 
-from accounts.access import (
-    current_membership,
+from accounts.access import require_capability
+from accounts.actions import has_accepted_current_conduct
+from accounts.roles import Capability
+from audit.log import record_event
+from billing.gates import ensure_agency_may_enroll
+from core.refusals import Refused
+from core.web import page_of, posted, serve_private_file
+from search import actions, deletion
+from search.access import (
     get_batch_for_user,
     get_candidate_for_user,
     get_gallery_for_user,
     get_image_for_user,
     get_search_for_user,
     get_subject_for_user,
-    require_capability,
 )
-from accounts.actions import has_accepted_current_conduct
-from accounts.roles import Capability, role_can
-from billing.gates import ensure_agency_may_enroll
-from portal.forms import posted
-from portal.pagination import page_of
-from search import actions
-from search.audit import record_event
 from search.bulk import BulkRejected, collect_files, read_manifest, stage_rows
-from search.forms import BulkUploadForm, DecisionForm, GalleryForm, ImageUploadForm, SearchForm, SubjectForm
-from search.models import AuditEvent, Candidate, Gallery, Search
-from search.oversight import cached_abuse_flags, flags_by_search
+from search.forms import (
+    BulkUploadForm,
+    DecisionForm,
+    GalleryDeleteForm,
+    GalleryForm,
+    ImageUploadForm,
+    SearchForm,
+    SubjectForm,
+)
+from search.models import Candidate, Face, Gallery, Search
+from search.review import review_for
 from search.serializers import SearchSerializer
-from search.verification import review_for
+
 
 @login_required
 @require_GET
@@ -105,14 +111,10 @@ def image_upload(request: HttpRequest, code) -> HttpResponse:
     subject = get_subject_for_user(request, code, Capability.ENROLL)
     form = ImageUploadForm(request.POST, request.FILES)
     if form.is_valid():
-        provenance = actions.Provenance(
-            source=form.cleaned_data["source"], legal_basis=form.cleaned_data["legal_basis"],
-            legal_basis_other=form.cleaned_data["legal_basis_other"], captured_at=form.cleaned_data["captured_at"],
-        )
         try:
-            actions.do_upload_image(subject=subject, checked=form.cleaned_data["image"], provenance=provenance,
+            actions.do_upload_image(subject=subject, checked=form.cleaned_data["image"], provenance=form.provenance,
                                     actor=request.user, request=request)
-        except actions.EnrollmentRefused as refused:
+        except Refused as refused:
             form.add_error("image", str(refused))
         else:
             messages.success(request, _("Photo uploaded; enrollment is running."))
@@ -135,30 +137,17 @@ def image_pick_face(request: HttpRequest, code) -> HttpResponse:
     try:
         index = int(request.POST.get("face", ""))
         actions.do_pick_face(image=image, index=index, actor=request.user, request=request)
-    except (ValueError, actions.EnrollmentRefused):
+    except (ValueError, Refused):
         messages.error(request, _("Pick one of the numbered faces."))
     else:
         messages.success(request, _("Face chosen; the image is enrolled."))
     return redirect("search:subject_detail", image.subject.code)
 
 
-def _serve_private_file(field) -> FileResponse:
-    if not field:
-        raise Http404
-    try:
-        handle = field.open("rb")
-    except FileNotFoundError:
-        raise Http404 from None
-    content_type = mimetypes.guess_type(field.name)[0] or "application/octet-stream"
-    response = FileResponse(handle, content_type=content_type)
-    response["Cache-Control"] = "private, no-store"
-    return response
-
-
 @login_required
 @require_GET
 def image_file(request: HttpRequest, code) -> FileResponse:
-    return _serve_private_file(get_image_for_user(request, code).file)
+    return serve_private_file(get_image_for_user(request, code).file)
 
 
 @login_required
@@ -219,8 +208,7 @@ def search_new(request: HttpRequest) -> HttpResponse:
         search = actions.do_create_search(
             agency=membership.agency, actor=request.user, probe=form.cleaned_data["probe"],
             purpose=form.cleaned_data["purpose"], case_number=form.cleaned_data["case_number"],
-            galleries=form.cleaned_data["galleries"], threshold=form.threshold,
-            max_candidates=form.cleaned_data["max_candidates"], request=request,
+            galleries=form.cleaned_data["galleries"], parameters=form.parameters, request=request,
         )
         return redirect("search:search_detail", search.code)
     return render(request, "search/search_new.html", {"form": form}, status=400 if form.errors else 200)
@@ -242,7 +230,6 @@ def search_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def search_detail(request: HttpRequest, code) -> HttpResponse:
     search = get_search_for_user(request, code)
-    membership = current_membership(request)
     faces = list(search.faces.prefetch_related("candidates__decisions"))
     for face in faces:
         for candidate in face.candidates.all():
@@ -250,11 +237,6 @@ def search_detail(request: HttpRequest, code) -> HttpResponse:
     context = {"search": search, "faces": faces}
     if request.htmx:
         return render(request, "search/_search_results.html", context)
-    if role_can(membership.role, Capability.AUDIT):
-        context["flags"] = flags_by_search(cached_abuse_flags(search.agency)).get(str(search.code), [])
-        context["access_log"] = AuditEvent.objects.filter(
-            chain=str(search.agency.code), target=str(search.code), event__in=["search.viewed", "search.exported"]
-        ).order_by("-seq")[:50]
     record_event("search.viewed", agency=search.agency, actor=request.user, request=request, target=search.code)
     return render(request, "search/search_detail.html", context)
 
@@ -282,7 +264,7 @@ def candidate_decide(request: HttpRequest, code) -> HttpResponse:
         try:
             actions.do_decide_candidate(candidate=candidate, user=request.user, request=request,
                                         decision=form.cleaned_data["decision"], comment=form.cleaned_data["comment"])
-        except actions.DecisionRefused as refused:
+        except Refused as refused:
             messages.error(request, str(refused))
         else:
             messages.success(request, _("Your review is recorded."))
@@ -292,4 +274,47 @@ def candidate_decide(request: HttpRequest, code) -> HttpResponse:
 @login_required
 @require_GET
 def search_probe(request: HttpRequest, code) -> FileResponse:
-    return _serve_private_file(get_search_for_user(request, code).probe)
+    return serve_private_file(get_search_for_user(request, code).probe)
+
+
+# Deleting what an agency enrolled
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def image_delete(request: HttpRequest, code) -> HttpResponse:
+    image = get_image_for_user(request, code, Capability.MANAGE_GALLERIES)
+    if request.method == "GET":
+        return render(request, "search/image_delete.html", {"image": image})
+    deletion.do_delete_image(image=image, actor=request.user, request=request)
+    messages.success(request, _("The photo and its face encoding were deleted."))
+    return redirect("search:subject_detail", image.subject.code)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def subject_delete(request: HttpRequest, code) -> HttpResponse:
+    subject = get_subject_for_user(request, code, Capability.MANAGE_GALLERIES)
+    if request.method == "GET":
+        context = {"subject": subject, "images": subject.images.count(),
+                   "faces": Face.objects.filter(image__subject=subject).count()}
+        return render(request, "search/subject_delete.html", context)
+    erased = deletion.do_delete_subject(subject=subject, actor=request.user, request=request)
+    messages.success(request, _("Subject deleted with %(images)s photos and %(faces)s face encodings.")
+                     % {"images": erased.images, "faces": erased.faces})
+    return redirect("search:gallery_detail", subject.gallery.code)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def gallery_delete(request: HttpRequest, code) -> HttpResponse:
+    gallery = get_gallery_for_user(request, code, Capability.MANAGE_GALLERIES)
+    form = GalleryDeleteForm(posted(request)[0], gallery=gallery)
+    if request.method == "POST" and form.is_valid():
+        erased = deletion.do_delete_gallery(gallery=gallery, actor=request.user, request=request)
+        messages.success(request, _("Gallery deleted with %(images)s photos and %(faces)s face encodings.")
+                         % {"images": erased.images, "faces": erased.faces})
+        return redirect("search:gallery_list")
+    context = {"gallery": gallery, "form": form, "subjects": gallery.subjects.count(),
+               "images": gallery.images.count(), "faces": Face.objects.filter(gallery=gallery).count()}
+    return render(request, "search/gallery_delete.html", context, status=400 if form.errors else 200)

@@ -163,7 +163,7 @@ def _empty_the_audit_log_before_flush(request):
     admin = superuser_connection()
     try:
         with admin.cursor() as cursor:
-            cursor.execute("DELETE FROM search_auditevent; DELETE FROM search_auditcheckpoint; "
+            cursor.execute("DELETE FROM audit_auditevent; DELETE FROM audit_auditcheckpoint; "
                            "DELETE FROM billing_usagereport; DELETE FROM billing_usagerecord; "
                            "DELETE FROM billing_licencechange")
     finally:

@@ -12,7 +12,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import ApiToken
-from search.models import AuditEvent
+from audit.models import AuditEvent
 from tests.conftest import PASSWORD, client_for
 from tests.mfa import enroll_totp, totp_code
 
@@ -25,11 +25,11 @@ def log_in(client, email: str, password: str = PASSWORD, ip: str = "127.0.0.1"):
 
 
 def enter_code(client, code: str, ip: str = "127.0.0.1"):
-    return client.post(reverse("privacy:mfa_verify"), {"code": code, "next": "/galleries/"}, REMOTE_ADDR=ip)
+    return client.post(reverse("accounts:mfa_verify"), {"code": code, "next": "/galleries/"}, REMOTE_ADDR=ip)
 
 
 def is_mfa_redirect(response) -> bool:
-    return response.status_code == 302 and response.url.startswith(reverse("privacy:mfa_verify"))
+    return response.status_code == 302 and response.url.startswith(reverse("accounts:mfa_verify"))
 
 
 class TestMfa:
@@ -37,7 +37,7 @@ class TestMfa:
         device = enroll_totp(people.investigator)
         assert log_in(client, people.investigator.email).status_code == 302
         for url in ("/", reverse("search:gallery_list"), reverse("search:search_new"), reverse("accounts:api_tokens"),
-                    reverse("privacy:security"), "/admin/"):
+                    reverse("accounts:security"), "/admin/"):
             assert is_mfa_redirect(client.get(url)), url
         api = client.get("/api/v1/galleries/")
         assert api.status_code == 403 and "Multi-factor" in api.json()["detail"]
@@ -49,16 +49,16 @@ class TestMfa:
 
     def test_first_login_enrolls_with_a_qr_code_and_one_time_recovery_codes(self, people, client):
         log_in(client, people.admin.email)
-        setup = client.get(reverse("privacy:mfa_verify"), follow=True)
-        assert setup.redirect_chain[-1][0].startswith(reverse("privacy:mfa_setup"))
+        setup = client.get(reverse("accounts:mfa_verify"), follow=True)
+        assert setup.redirect_chain[-1][0].startswith(reverse("accounts:mfa_setup"))
         page = setup.content.decode()
         assert 'src="data:image/png;base64,' in page
         device = TOTPDevice.objects.get(user=people.admin, confirmed=False)
         assert setup.context["secret"] in device.config_url
-        assert client.post(reverse("privacy:mfa_setup"), {"code": "000000"}).status_code == 400
+        assert client.post(reverse("accounts:mfa_setup"), {"code": "000000"}).status_code == 400
         device.throttling_failure_count = 0
         device.save()
-        done = client.post(reverse("privacy:mfa_setup"), {"code": totp_code(device), "next": "/galleries/"})
+        done = client.post(reverse("accounts:mfa_setup"), {"code": totp_code(device), "next": "/galleries/"})
         assert done.status_code == 200
         codes = done.context["codes"]
         assert len(codes) == 10 and all(code in done.content.decode() for code in codes)
@@ -69,9 +69,9 @@ class TestMfa:
     def test_enrollment_is_not_a_way_around_an_existing_authenticator(self, people, client):
         enroll_totp(people.admin)
         log_in(client, people.admin.email)
-        response = client.get(reverse("privacy:mfa_setup"))
+        response = client.get(reverse("accounts:mfa_setup"))
         assert is_mfa_redirect(response)
-        assert client.post(reverse("privacy:mfa_setup"), {"code": "123456"}).status_code == 302
+        assert client.post(reverse("accounts:mfa_setup"), {"code": "123456"}).status_code == 302
         assert TOTPDevice.objects.filter(user=people.admin).count() == 1
 
     def test_a_replayed_totp_code_is_refused(self, people):
@@ -118,8 +118,9 @@ class TestMfa:
         assert is_mfa_redirect(client.post(reverse("accounts:api_tokens"), {"name": "ci"}))
         assert not ApiToken.objects.exists()
         # The view itself refuses too, whatever middleware runs before it.
-        from accounts.views import api_tokens
         from django.core.exceptions import PermissionDenied
+
+        from accounts.views import api_tokens
 
         request = RequestFactory().post(reverse("accounts:api_tokens"), {"name": "ci"})
         request.user = people.investigator
@@ -146,17 +147,17 @@ class TestMfa:
 
     def test_security_page_regenerates_codes_and_replaces_the_authenticator(self, people, client):
         client = client_for(client, people.investigator)
-        assert client.get(reverse("privacy:security")).status_code == 200
-        assert client.post(reverse("privacy:recovery_codes_regenerate"), {"password": "wrong"}).status_code == 400
-        codes = client.post(reverse("privacy:recovery_codes_regenerate"), {"password": PASSWORD}).context["codes"]
+        assert client.get(reverse("accounts:security")).status_code == 200
+        assert client.post(reverse("accounts:recovery_codes_regenerate"), {"password": "wrong"}).status_code == 400
+        codes = client.post(reverse("accounts:recovery_codes_regenerate"), {"password": PASSWORD}).context["codes"]
         assert StaticToken.objects.filter(device__user=people.investigator).count() == len(codes) == 10
-        assert client.put(reverse("privacy:recovery_codes_regenerate")).status_code == 405
-        assert client.get(reverse("privacy:authenticator_replace")).status_code == 405
-        response = client.post(reverse("privacy:authenticator_replace"), {"password": PASSWORD})
-        assert response.url == reverse("privacy:mfa_setup")
+        assert client.put(reverse("accounts:recovery_codes_regenerate")).status_code == 405
+        assert client.get(reverse("accounts:authenticator_replace")).status_code == 405
+        response = client.post(reverse("accounts:authenticator_replace"), {"password": PASSWORD})
+        assert response.url == reverse("accounts:mfa_setup")
         assert not TOTPDevice.objects.filter(user=people.investigator).exists()
         assert is_mfa_redirect(client.get(reverse("search:gallery_list")))
-        assert client.get(reverse("privacy:mfa_setup")).status_code == 200
+        assert client.get(reverse("accounts:mfa_setup")).status_code == 200
 
 
 class TestLockout:

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import ApiToken, Invitation, Membership, Role, User
-from search.models import AuditEvent
+from audit.models import AuditEvent
 from tests.conftest import PASSWORD, client_for
 from tests.mfa import enroll_totp, totp_code
 
@@ -28,7 +28,7 @@ def test_login_by_email_lands_on_the_agency_dashboard(client, people):
     response = client.post(reverse("accounts:login"), {"username": "Investigator@Alpha.test", "password": PASSWORD})
     assert response.status_code == 302
     second_step = client.get("/")
-    assert second_step.url.startswith(reverse("privacy:mfa_verify"))
+    assert second_step.url.startswith(reverse("accounts:mfa_verify"))
     client.post(second_step.url, {"code": totp_code(device)})
     page = client.get("/").content.decode()
     assert "Dashboard of Alpha Police" in page
@@ -124,7 +124,7 @@ def test_invitation_flow_from_email_to_first_login(client, people, django_captur
     assert membership.agency == people.agency and membership.role == Role.AUDITOR
     assert client.get(path).status_code == 404  # used once
     first_page = client.get("/", follow=True)  # the new account enrolls its authenticator before anything else
-    assert first_page.redirect_chain[-1][0].startswith(reverse("privacy:mfa_setup"))
+    assert first_page.redirect_chain[-1][0].startswith(reverse("accounts:mfa_setup"))
 
 
 def test_an_expired_invitation_cannot_be_used(client, people, django_capture_on_commit_callbacks):

@@ -32,7 +32,7 @@ def test_enroll_and_search_through_the_api(people, worker):
     assert len(image["faces"]) == 1 and len(image["faces"][0]["box"]) == 4
     response = api.post("/api/v1/searches/", {
         "probe": SimpleUploadedFile("p.jpg", face_bytes("obama2.jpg")), "purpose": "criminal_investigation",
-        "case_number": "C-42", "galleries": [gallery_code], "threshold": 0.6, "max_candidates": 5})
+        "case_number": "C-42", "galleries": [gallery_code], "min_similarity": 50, "max_candidates": 5})
     assert response.status_code == 202
     code = response.json()["code"]
     result = wait_for(lambda: (r := api.get(f"/api/v1/searches/{code}/").json())["status"] in {"done", "failed"} and r)
@@ -97,10 +97,10 @@ def test_api_bad_input_gets_field_level_400s_and_creates_nothing(people, alpha_o
     gallery, _image, _search = alpha_objects
     api = api_client(people.investigator)
     response = api.post("/api/v1/searches/", {
-        "probe": SimpleUploadedFile("p.jpg", b"text, not a photo"), "purpose": "curiosity", "threshold": "lots"})
+        "probe": SimpleUploadedFile("p.jpg", b"text, not a photo"), "purpose": "curiosity", "min_similarity": "lots"})
     body = response.json()
     assert response.status_code == 400
-    assert set(body) >= {"probe", "purpose", "case_number", "threshold"}
+    assert set(body) >= {"probe", "purpose", "case_number", "min_similarity"}
     assert "not a JPEG" in body["probe"][0]
     response = api.post(f"/api/v1/galleries/{gallery.code}/images/", {
         "image": SimpleUploadedFile("o.jpg", face_bytes("obama.jpg")[:20_000]), "subject_reference": "",

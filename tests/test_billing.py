@@ -10,9 +10,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Invitation, User
+from audit.models import AuditEvent
 from billing.models import Licence, UsageRecord, UsageReport
 from billing.usage import report_usage
-from search.models import AuditEvent, Gallery, Search, Subject
+from search.models import Gallery, Search, Subject
 from tests.concurrency import run_together
 from tests.conftest import client_for, face_bytes
 from tests.fake_stripe import FAKE_SECRET_KEY, stripe_server  # noqa: F401
@@ -87,10 +88,10 @@ def test_a_canceled_or_unpaid_licence_is_read_only_yet_results_and_audit_log_sta
     assert client.get(reverse("search:search_probe", args=[search.code])).status_code == 200
     assert client.get(reverse("billing:billing")).status_code == 200
     assert "read-only" in client.get(reverse("home")).content.decode()
-    dashboard = client.get(reverse("search:audit_dashboard"))
+    dashboard = client.get(reverse("oversight:audit_dashboard"))
     assert dashboard.status_code == 200 and "CASE-9" in dashboard.content.decode()
-    assert client.get(reverse("search:audit_events")).status_code == 200
-    assert client.get(reverse("search:audit_export")).status_code == 200
+    assert client.get(reverse("oversight:audit_events")).status_code == 200
+    assert client.get(reverse("oversight:audit_export")).status_code == 200
     events = list(AuditEvent.objects.filter(agency_code=people.agency.code).values_list("event", flat=True))
     assert events.count("search.created") == 1 and "search.viewed" in events
 

@@ -4,20 +4,22 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.core.management import CommandError, call_command
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.actions import do_create_api_token
 from accounts.models import Agency, ConductAcceptance, Invitation, Role, User
-from billing.demo import demo_gallery, do_create_demo
+from audit.models import AuditEvent
+from billing.demo import do_create_demo
 from billing.gates import LicenceRefused
 from billing.models import DemoAccount, Licence, Plan, UsageRecord
 from search import actions
+from search.demo import demo_gallery
 from search.images import check_image
-from search.models import AuditEvent, Candidate, Face, Gallery, GalleryImage, Search, Subject
+from search.models import Candidate, Face, Gallery, GalleryImage, Search, Subject
 from tests.conftest import FACES_DIR, client_for, face_bytes, make_member, wait_for
 from tests.fake_stripe import deliver, event, stripe_server, subscription  # noqa: F401
 from tests.mfa import enroll_totp, totp_code
@@ -236,7 +238,7 @@ def test_expiry_blocks_login_and_shows_demo_ended(sales_user, client):
     authenticator = enroll_totp(user)
     second_step = client.post(reverse("accounts:login"),
                               {"username": user.email, "password": "a-long-test-password-42"}, follow=True)
-    assert second_step.redirect_chain[-1][0].startswith(reverse("privacy:mfa_verify"))  # the second factor first
+    assert second_step.redirect_chain[-1][0].startswith(reverse("accounts:mfa_verify"))  # the second factor first
     response = client.post(second_step.redirect_chain[-1][0], {"code": totp_code(authenticator)}, follow=True)
     assert response.status_code == 403
     assert response.redirect_chain[-1][0] == reverse("billing:demo_ended")
@@ -245,7 +247,8 @@ def test_expiry_blocks_login_and_shows_demo_ended(sales_user, client):
     for url in [reverse("home"), reverse("search:search_new"), reverse("billing:billing")]:
         assert client.get(url)["Location"] == reverse("billing:demo_ended"), url
     assert client.get("/api/v1/searches/").status_code == 403
-    assert Client(HTTP_AUTHORIZATION=f"Token {key}").get("/api/v1/searches/").status_code == 401
+    ended = Client(HTTP_AUTHORIZATION=f"Token {key}").get("/api/v1/searches/")
+    assert ended.status_code == 403 and ended.json()["detail"] == "This demo has ended."
 
 
 def test_a_running_demo_has_no_demo_ended_page(sales_user, client):

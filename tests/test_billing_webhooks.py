@@ -5,7 +5,9 @@ import uuid
 
 import pytest
 from django.test import Client
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from accounts.models import Agency
 from billing.models import Licence, LicenceChange, Plan, WebhookEvent

@@ -7,14 +7,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from search.models import (
-    EnrollmentBatch,
-    EnrollmentItem,
-    Face,
-    Gallery,
-    GalleryImage,
-    Subject,
-)
+from search.models import EnrollmentBatch, EnrollmentItem, Face, Gallery, GalleryImage, Subject
 from tests.conftest import client_for, face_bytes, wait_for
 
 MANIFEST_HEADER = "filename,subject_reference,source,legal_basis,captured_at\n"

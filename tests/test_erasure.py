@@ -8,9 +8,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from privacy.models import ErasureRequest, SuppressedEncoding
 from privacy.ratelimit import erasure_rate_key
-from search.models import AuditEvent, Candidate, Face, GalleryImage
+from search.models import Candidate, Face, GalleryImage
 from search.vector import nearest_faces
 from tests.conftest import client_for, face_bytes, wait_for
 from tests.privacy_helpers import add_image, file_exists, make_operator, make_subject, started_token
@@ -287,7 +288,7 @@ class TestOperatorViews:
         assert operator.post(urls["approve"], {"faces": ["3"]}).status_code == 400
         assert operator.post(urls["approve"], {}).status_code == 400
         assert operator.post(urls["reject"], {"reason": "   "}).status_code == 400
-        assert operator.get(reverse("privacy:erasure_detail", args=["not-a-uuid"])).status_code == 404
+        assert operator.get("/platform/erasure/not-a-uuid/").status_code == 404
         erasure.refresh_from_db()
         assert erasure.status == "ready"
 

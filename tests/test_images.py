@@ -106,7 +106,7 @@ def test_search_form_rejects_missing_case_number_and_unknown_purpose(client, peo
     investigator = client_for(client, people.investigator)
     base = {"purpose": "criminal_investigation", "case_number": "C-1", "min_similarity": 50, "max_candidates": 10}
     for change, field_message in (({"case_number": "  "}, "required"), ({"purpose": "curiosity"}, "valid choice"),
-                                  ({"min_similarity": 0}, "greater than or equal"), ({"max_candidates": 500}, "less than")):
+                                  ({"min_similarity": 0}, "between 1 and 99"), ({"max_candidates": 500}, "between 1 and 50")):
         data = {**base, **change, "probe": SimpleUploadedFile("p.jpg", face_bytes("obama_small.jpg"))}
         response = investigator.post(reverse("search:search_new"), data)
         assert response.status_code == 400 and field_message in response.content.decode()

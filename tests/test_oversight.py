@@ -13,10 +13,13 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import ConductAcceptance
+from audit.log import record_event, verify_chain
+from audit.models import AuditCheckpoint, AuditEvent
+from oversight.actions import do_record_checkpoints
 from search import actions
-from search.audit import record_event, verify_chain
 from search.images import check_image
-from search.models import AuditCheckpoint, AuditEvent, Candidate, CandidateDecision, Search, SearchFace
+from search.models import Candidate, CandidateDecision, Search, SearchFace
+from search.validation import SearchParameters
 from tests.conftest import client_for, face_bytes, superuser_connection, wait_for
 
 PROBE = check_image(face_bytes("obama_small.jpg"))
@@ -24,8 +27,8 @@ PROBE = check_image(face_bytes("obama_small.jpg"))
 
 def create_search(people, user=None, case_number="C-1", purpose="criminal_investigation", probe=PROBE) -> Search:
     return actions.do_create_search(agency=people.agency, actor=user or people.investigator, probe=probe,
-                                    purpose=purpose, case_number=case_number, galleries=[], threshold=0.6,
-                                    max_candidates=5)
+                                    purpose=purpose, case_number=case_number, galleries=[],
+                                    parameters=SearchParameters(min_similarity=50, max_candidates=5))
 
 
 def chain_of(people) -> str:
@@ -104,31 +107,31 @@ def verify_fails_at(chain: str, capsys) -> str:
 
 @pytest.mark.django_db(transaction=True)
 def test_an_edited_row_is_detected_and_named(ten_events, capsys):
-    tamper("UPDATE search_auditevent SET details = '{\"n\": 99}' WHERE chain = %s AND seq = 4", ten_events)
+    tamper("UPDATE audit_auditevent SET details = '{\"n\": 99}' WHERE chain = %s AND seq = 4", ten_events)
     assert "TAMPERED at sequence 4" in verify_fails_at(ten_events, capsys)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_deleted_middle_row_is_detected_and_named(ten_events, capsys):
-    tamper("DELETE FROM search_auditevent WHERE chain = %s AND seq = 6", ten_events)
+    tamper("DELETE FROM audit_auditevent WHERE chain = %s AND seq = 6", ten_events)
     assert "TAMPERED at sequence 6" in verify_fails_at(ten_events, capsys)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_swapped_pair_is_detected_and_named(ten_events, capsys):
-    tamper("UPDATE search_auditevent SET seq = -seq WHERE chain = %s AND seq IN (7, 8);"
-           "UPDATE search_auditevent SET seq = CASE seq WHEN -7 THEN 8 ELSE 7 END WHERE chain = %s AND seq IN (-7, -8)",
+    tamper("UPDATE audit_auditevent SET seq = -seq WHERE chain = %s AND seq IN (7, 8);"
+           "UPDATE audit_auditevent SET seq = CASE seq WHEN -7 THEN 8 ELSE 7 END WHERE chain = %s AND seq IN (-7, -8)",
            ten_events, ten_events)
     assert "TAMPERED at sequence 7" in verify_fails_at(ten_events, capsys)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_truncated_tail_below_a_checkpoint_is_detected(ten_events, capsys):
-    actions.do_record_checkpoints()
+    do_record_checkpoints()
     checkpoint = AuditCheckpoint.objects.get(chain=ten_events)
-    tamper("DELETE FROM search_auditevent WHERE chain = %s AND seq > 7", ten_events)
+    tamper("DELETE FROM audit_auditevent WHERE chain = %s AND seq > 7", ten_events)
     # A careful tamperer also rewinds the head; the checkpoint, held outside the database, still catches it.
-    tamper("UPDATE search_auditchainhead SET seq = 7, hash = (SELECT hash FROM search_auditevent "
+    tamper("UPDATE audit_auditchainhead SET seq = 7, hash = (SELECT hash FROM audit_auditevent "
            "WHERE chain = %s AND seq = 7) WHERE chain = %s", ten_events, ten_events)
     output = verify_fails_at(ten_events, capsys)
     assert "TAMPERED at sequence 8" in output and f"checkpoint {checkpoint.seq}" in output
@@ -143,10 +146,10 @@ def test_an_intact_log_verifies_and_the_result_is_recorded(ten_events, capsys):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_application_role_cannot_update_delete_or_truncate_the_log(ten_events):
-    for statement in ("UPDATE search_auditevent SET outcome = 'x'", "DELETE FROM search_auditevent",
-                      "TRUNCATE search_auditevent", "DELETE FROM search_auditcheckpoint"):
+    for statement in ("UPDATE audit_auditevent SET outcome = 'x'", "DELETE FROM audit_auditevent",
+                      "TRUNCATE audit_auditevent", "DELETE FROM audit_auditcheckpoint"):
         if "checkpoint" in statement:
-            actions.do_record_checkpoints()
+            do_record_checkpoints()
         with pytest.raises(DatabaseError, match="append-only"):
             with connection.cursor() as cursor:
                 cursor.execute(statement)
@@ -156,8 +159,8 @@ def test_the_application_role_cannot_update_delete_or_truncate_the_log(ten_event
 
 @pytest.mark.django_db
 def test_checkpoints_are_mailed_to_the_agency_admins(people, ten_events):
-    assert actions.do_record_checkpoints() >= 1
-    assert actions.do_record_checkpoints() == AuditCheckpoint.objects.count()  # unchanged heads add nothing new
+    assert do_record_checkpoints() >= 1
+    assert do_record_checkpoints() == AuditCheckpoint.objects.count()  # unchanged heads add nothing new
     message = next(m for m in mail.outbox if str(people.agency.code) in m.body)
     head = AuditEvent.objects.filter(chain=ten_events).order_by("-seq").first()
     assert message.to == ["admin@alpha.test"] and head.hash in message.body
@@ -176,10 +179,10 @@ def test_dashboard_filters_paginates_and_flags(client, people):
     for _ in range(3):
         create_search(people, case_number="AB-99", probe=check_image(face_bytes("biden.jpg")))
     auditor = client_for(client, people.auditor)
-    page = auditor.get(reverse("search:audit_dashboard")).content.decode()
+    page = auditor.get(reverse("oversight:audit_dashboard")).content.decode()
     assert "Page 1 of 2" in page and "<svg" in page
     assert "does not match" in page and "Same probe searched repeatedly" in page
-    filtered = auditor.get(reverse("search:audit_dashboard"), {"user": people.admin.pk, "purpose": "other"}).content.decode()
+    filtered = auditor.get(reverse("oversight:audit_dashboard"), {"user": people.admin.pk, "purpose": "other"}).content.decode()
     assert "whatever" in filtered and "AB-1<" not in filtered
     assert AuditEvent.objects.filter(event="audit.viewed").count() == 2
 
@@ -188,7 +191,7 @@ def test_dashboard_filters_paginates_and_flags(client, people):
 def test_csv_export_neutralises_formula_cells_and_is_audited(client, people):
     for number in ("=HYPERLINK(\"http://evil\")", "+1+1", "-2", "@SUM(A1)", "OK-1"):
         create_search(people, case_number=number)
-    response = client_for(client, people.admin).get(reverse("search:audit_export"))
+    response = client_for(client, people.admin).get(reverse("oversight:audit_export"))
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     numbers = sorted(row[4] for row in rows[1:])
     assert numbers == sorted(["'=HYPERLINK(\"http://evil\")", "'+1+1", "'-2", "'@SUM(A1)", "OK-1"])
@@ -199,42 +202,51 @@ def test_csv_export_neutralises_formula_cells_and_is_audited(client, people):
 @pytest.mark.django_db
 def test_audit_access_rules(client, people):
     search = create_search(people, case_number="SECRET-A")
-    assert client_for(client, people.auditor).get(reverse("search:audit_dashboard")).status_code == 200
-    assert client_for(client, people.investigator).get(reverse("search:audit_dashboard")).status_code == 403
-    assert client_for(client, people.investigator).get(reverse("search:audit_export")).status_code == 403
-    assert client_for(client, people.investigator).get(reverse("search:audit_events")).status_code == 403
+    assert client_for(client, people.auditor).get(reverse("oversight:audit_dashboard")).status_code == 200
+    assert client_for(client, people.investigator).get(reverse("oversight:audit_dashboard")).status_code == 403
+    assert client_for(client, people.investigator).get(reverse("oversight:audit_export")).status_code == 403
+    assert client_for(client, people.investigator).get(reverse("oversight:audit_events")).status_code == 403
     member = reverse("accounts:suspend", args=[people.investigator.membership.code])
     assert client_for(client, people.auditor).post(member).status_code == 403
     outsider = client_for(client, people.outsider)
-    assert "SECRET-A" not in outsider.get(reverse("search:audit_export")).content.decode()
-    assert "SECRET-A" not in outsider.get(reverse("search:audit_dashboard")).content.decode()
+    assert "SECRET-A" not in outsider.get(reverse("oversight:audit_export")).content.decode()
+    assert "SECRET-A" not in outsider.get(reverse("oversight:audit_dashboard")).content.decode()
     assert outsider.get(reverse("search:search_detail", args=[search.code])).status_code == 404
     assert outsider.get(reverse("search:search_export", args=[search.code])).status_code == 404
-    assert client_for(client, people.auditor).post(reverse("search:audit_dashboard")).status_code == 405
-    assert client_for(client, people.auditor).get(reverse("search:audit_verify")).status_code == 405
+    assert client_for(client, people.auditor).post(reverse("oversight:audit_dashboard")).status_code == 405
+    assert client_for(client, people.auditor).get(reverse("oversight:audit_verify")).status_code == 405
 
 
 @pytest.mark.django_db
 def test_search_page_shows_who_viewed_and_exported_it(client, people):
     search = create_search(people)
     client_for(client, people.investigator).get(reverse("search:search_export", args=[search.code]))
-    page = client_for(client, people.admin).get(reverse("search:search_detail", args=[search.code])).content.decode()
-    assert "Who viewed or exported this search" in page
-    assert "investigator@alpha.test" in page and "search.exported" in page
+    admin = client_for(client, people.admin)
+    page = admin.get(reverse("search:search_detail", args=[search.code])).content.decode()
+    panel_url = reverse("oversight:search_panel", args=[search.code])
+    assert panel_url in page  # the page loads the oversight panel for auditors
+    panel = admin.get(panel_url, HTTP_HX_REQUEST="true").content.decode()
+    assert "Who viewed or exported this search" in panel
+    assert "investigator@alpha.test" in panel and "search.exported" in panel
+    assert panel_url not in client_for(Client(), people.investigator).get(
+        reverse("search:search_detail", args=[search.code])).content.decode()
+    assert client_for(Client(), people.investigator).get(panel_url).status_code == 403
+    assert client_for(Client(), people.outsider).get(panel_url).status_code == 404
+    assert admin.post(panel_url).status_code == 405
 
 
 @pytest.mark.django_db
 def test_verify_now_button_and_bad_settings(client, people):
     admin = client_for(client, people.admin)
-    response = admin.post(reverse("search:audit_verify"), follow=True)
+    response = admin.post(reverse("oversight:audit_verify"), follow=True)
     assert "verified" in response.content.decode()
-    response = admin.post(reverse("search:oversight_settings"), {
+    response = admin.post(reverse("oversight:oversight_settings"), {
         "timezone": "Mars/Olympus", "working_hours_start": 9, "working_hours_end": 8, "case_number_pattern": "([",
         "code_of_conduct": "Be good."})
     page = response.content.decode()
     assert response.status_code == 400
     assert "Unknown time zone" in page and "not a valid regular expression" in page.lower() and "after the start" in page
-    assert client_for(client, people.auditor).get(reverse("search:oversight_settings")).status_code == 403
+    assert client_for(client, people.auditor).get(reverse("oversight:oversight_settings")).status_code == 403
 
 
 # Code of conduct
@@ -243,7 +255,7 @@ def test_verify_now_button_and_bad_settings(client, people):
 @pytest.mark.django_db
 def test_a_new_code_of_conduct_must_be_accepted_before_the_next_search(client, people):
     admin = client_for(client, people.admin)
-    admin.post(reverse("search:oversight_settings"), {
+    admin.post(reverse("oversight:oversight_settings"), {
         "timezone": "Europe/Paris", "working_hours_start": 8, "working_hours_end": 19, "case_number_pattern": "",
         "code_of_conduct": "Version two: search only for open cases."})
     people.agency.refresh_from_db()
@@ -362,11 +374,12 @@ def test_review_access_rules(client, people, candidate):
 
 @pytest.mark.django_db
 def test_volume_and_working_hours_flags(people):
-    from datetime import datetime, timedelta, timezone as tz
+    from datetime import datetime, timedelta
+    from datetime import timezone as tz
 
     import time_machine
 
-    from search.oversight import abuse_flags
+    from oversight.flags import abuse_flags
 
     start = datetime(2026, 11, 2, 10, 0, tzinfo=tz.utc)
     for day in range(10):  # a steady two searches a day during working hours

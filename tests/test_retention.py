@@ -8,11 +8,12 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.log import record_event, verify_chain
+from audit.models import AuditEvent
 from privacy.models import ImageReview, RetentionPolicy, SearchPurge
 from privacy.retention import purge_due_searches
 from privacy.tasks import purge_due_data
-from search.audit import record_event, verify_chain
-from search.models import AuditEvent, Candidate, Search, SearchFace
+from search.models import Candidate, Search, SearchFace
 from tests.conftest import client_for, face_bytes, wait_for
 from tests.privacy_helpers import add_image, file_exists, make_subject
 
@@ -82,7 +83,8 @@ class TestPurge:
         assert page.status_code == 200
         html = page.content.decode()
         assert "Probe deleted under the retention policy" in html
-        assert "search.created" in html and "retention.purged" in html
+        panel = auditor.get(reverse("oversight:search_panel", args=[old.code])).content.decode()
+        assert "search.created" in panel and "retention.purged" in panel
         assert auditor.get(reverse("search:search_probe", args=[old.code])).status_code == 404
         polled = auditor.get(reverse("search:search_detail", args=[old.code]), HTTP_HX_REQUEST="true")
         assert "Probe deleted under the retention policy" in polled.content.decode()

@@ -3,15 +3,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from search.models import (
-    Candidate,
-    Face,
-    Gallery,
-    GalleryImage,
-    Search,
-    SearchFace,
-    Subject,
-)
+from search.models import Candidate, Face, Gallery, GalleryImage, Search, SearchFace, Subject
 from tests.conftest import client_for, face_bytes, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -4,7 +4,7 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from search.actions import generated_name
+from core.files import generated_name
 from search.models import Candidate, Face, Gallery, GalleryImage, Search, SearchFace, Subject
 from tests.conftest import client_for, face_bytes
 
@@ -141,7 +141,7 @@ def test_search_new_rules(client, people, objects):
 
 
 def test_a_search_and_its_audit_event_are_written_together(client, people, objects, django_capture_on_commit_callbacks):
-    from search.models import AuditEvent
+    from audit.models import AuditEvent
 
     with django_capture_on_commit_callbacks() as callbacks:
         client_for(client, people.investigator).post(reverse("search:search_new"), {

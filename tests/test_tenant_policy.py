@@ -2,11 +2,10 @@
 import pytest
 from django.urls import reverse
 
-from accounts.actions import ActionError
-from accounts.models import Agency, Invitation
-from privacy.models import AgencyApproval, TenantPolicy
-from privacy.tenancy import do_create_agency, do_update_tenant_policy
-from search.models import AuditEvent
+from accounts.models import Agency, AgencyApproval, Invitation, TenantPolicy
+from accounts.onboarding import do_create_agency, do_update_tenant_policy
+from audit.models import AuditEvent
+from core.refusals import Refused
 from tests.conftest import client_for
 from tests.privacy_helpers import make_operator
 
@@ -31,7 +30,7 @@ class TestCreateAgency:
             (dict(kind="private", country="GB"), "approval with a reason"),
         ]
         for fields, reason in cases:
-            with pytest.raises(ActionError, match=reason):
+            with pytest.raises(Refused, match=reason):
                 do_create_agency(name="Refused", actor=operator, **fields)
         assert not Agency.objects.filter(name="Refused").exists()
         assert AuditEvent.objects.filter(event="agency.refused", chain="platform", outcome="denied").count() == 3
@@ -54,50 +53,50 @@ class TestCreateAgency:
 class TestViews:
     def test_operator_edits_the_policy(self, client, operator):
         logged_in = client_for(client, operator)
-        assert logged_in.get(reverse("privacy:tenant_policy")).status_code == 200
-        response = logged_in.post(reverse("privacy:tenant_policy"),
+        assert logged_in.get(reverse("accounts:tenant_policy")).status_code == 200
+        response = logged_in.post(reverse("accounts:tenant_policy"),
                                   {"countries": "fr, be ,DE", "kinds": ["law_enforcement", "government"]})
         assert response.status_code == 302
         policy = TenantPolicy.current()
         assert policy.allowed_countries == ["BE", "DE", "FR"] and policy.allowed_kinds == ["law_enforcement",
                                                                                              "government"]
-        bad = logged_in.post(reverse("privacy:tenant_policy"), {"countries": "France", "kinds": ["government"]})
+        bad = logged_in.post(reverse("accounts:tenant_policy"), {"countries": "France", "kinds": ["government"]})
         assert bad.status_code == 400 and "FRANCE" in bad.content.decode()
-        assert logged_in.post(reverse("privacy:tenant_policy"), {"countries": "FR", "kinds": ["demo"]}).status_code == 400
+        assert logged_in.post(reverse("accounts:tenant_policy"), {"countries": "FR", "kinds": ["demo"]}).status_code == 400
 
     def test_operator_creates_an_agency_and_invites_its_admin_or_sees_the_refusal(self, client, operator, policy):
         logged_in = client_for(client, operator)
-        assert logged_in.get(reverse("privacy:agency_create")).status_code == 200
-        refused = logged_in.post(reverse("privacy:agency_create"),
+        assert logged_in.get(reverse("accounts:agency_create")).status_code == 200
+        refused = logged_in.post(reverse("accounts:agency_create"),
                                  {"name": "Texas Rangers", "kind": "law_enforcement", "country": "US"})
         assert refused.status_code == 400 and "US may not be onboarded" in refused.content.decode()
-        created = logged_in.post(reverse("privacy:agency_create"), {
+        created = logged_in.post(reverse("accounts:agency_create"), {
             "name": "Paris Police", "kind": "law_enforcement", "country": "FR", "admin_email": "chief@paris.test"})
         assert created.status_code == 302
         agency = Agency.objects.get(name="Paris Police")
         assert Invitation.objects.get(agency=agency).email == "chief@paris.test"
-        assert logged_in.post(reverse("privacy:agency_create"),
+        assert logged_in.post(reverse("accounts:agency_create"),
                               {"name": "paris police", "kind": "law_enforcement", "country": "FR"}).status_code == 400
-        assert logged_in.post(reverse("privacy:agency_create"),
+        assert logged_in.post(reverse("accounts:agency_create"),
                               {"name": "X", "kind": "law_enforcement", "country": "FRA"}).status_code == 400
 
     def test_non_operators_get_404_and_wrong_methods_405(self, client, people, operator):
         for user in (people.admin, make_operator("sales@portal.test", role="sales")):
             logged_in = client_for(client, user)
-            assert logged_in.get(reverse("privacy:tenant_policy")).status_code == 404
-            assert logged_in.post(reverse("privacy:agency_create"),
+            assert logged_in.get(reverse("accounts:tenant_policy")).status_code == 404
+            assert logged_in.post(reverse("accounts:agency_create"),
                                   {"name": "Sneaky", "kind": "government", "country": "FR"}).status_code == 404
             client.logout()
         assert not Agency.objects.filter(name="Sneaky").exists()
         logged_in = client_for(client, operator)
-        assert logged_in.put(reverse("privacy:tenant_policy")).status_code == 405
-        assert logged_in.delete(reverse("privacy:agency_create")).status_code == 405
+        assert logged_in.put(reverse("accounts:tenant_policy")).status_code == 405
+        assert logged_in.delete(reverse("accounts:agency_create")).status_code == 405
 
 
 def test_empty_posts_are_rejected_not_ignored(client, people, operator):
     logged_in = client_for(client, operator)
-    assert logged_in.post(reverse("privacy:tenant_policy")).status_code == 400
-    assert logged_in.post(reverse("privacy:agency_create")).status_code == 400
+    assert logged_in.post(reverse("accounts:tenant_policy")).status_code == 400
+    assert logged_in.post(reverse("accounts:agency_create")).status_code == 400
     client.logout()
     admin = client_for(client, people.admin)
     assert admin.post(reverse("privacy:retention_settings")).status_code == 400

@@ -27,7 +27,7 @@ END
 $$;
 """
 
-TABLES = ["search_auditevent", "search_auditcheckpoint"]
+TABLES = ["search_auditevent", "search_auditcheckpoint"]  # renamed audit_* by audit.0001
 
 
 def protect(table: str) -> str:

@@ -1,0 +1,64 @@
+"""Tenant policy: which countries and kinds of agency may be onboarded, and the one action that creates
+an agency, refusing with the reason whatever is outside the policy."""
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Agency, AgencyApproval, TenantPolicy, User
+from audit.log import record_event
+from core.refusals import Refused
+
+# Demo agencies are sandboxed sales accounts, not onboarded tenants: the policy does not apply to them.
+ONBOARDING_KINDS = [kind for kind in Agency.Kind if kind != Agency.Kind.DEMO]
+
+
+def policy_refusal(policy: TenantPolicy, *, kind: str, country: str, approval_reason: str) -> str:
+    """Why an agency of this kind and country may not be created, or "" if it may."""
+    if kind == Agency.Kind.DEMO:
+        return ""
+    if country not in policy.allowed_countries:
+        return _("Agencies in %(country)s may not be onboarded: the country is not in the tenant policy.") % {
+            "country": country}
+    if kind not in policy.allowed_kinds:
+        return _("Agencies of the kind “%(kind)s” may not be onboarded under the tenant policy.") % {
+            "kind": Agency.Kind(kind).label}
+    if kind == Agency.Kind.PRIVATE and not approval_reason.strip():
+        return _("A private company needs an approval with a reason.")
+    return ""
+
+
+def do_create_agency(*, name: str, kind: str, country: str, actor: User, approval_reason: str = "",
+                     request=None) -> Agency:
+    country = country.strip().upper()
+    with transaction.atomic():
+        policy = TenantPolicy.current()
+        refusal = policy_refusal(policy, kind=kind, country=country, approval_reason=approval_reason)
+        if refusal:
+            record_event("agency.refused", agency=None, actor=actor, request=request, outcome="denied",
+                         details={"name": name, "kind": kind, "country": country, "reason": refusal})
+        else:
+            agency = Agency.objects.create(name=name, kind=kind, country=country)
+            if kind == Agency.Kind.PRIVATE:
+                AgencyApproval.objects.create(agency=agency, reason=approval_reason.strip(), approved_by=actor)
+            details = {"name": name, "kind": kind, "country": country, "approval_reason": approval_reason.strip()}
+            record_event("agency.created", agency=None, actor=actor, request=request, target=agency.code,
+                         details=details)
+            record_event("agency.created", agency=agency, actor=actor, request=request, target=agency.code,
+                         details=details)
+    if refusal:
+        raise Refused(refusal)
+    return agency
+
+
+def do_update_tenant_policy(*, countries: list[str], kinds: list[str], actor: User, request=None) -> TenantPolicy:
+    with transaction.atomic():
+        policy = TenantPolicy.objects.select_for_update().order_by("pk").first() or TenantPolicy()
+        previous = {"countries": policy.allowed_countries, "kinds": policy.allowed_kinds}
+        policy.allowed_countries = sorted(set(countries))
+        policy.allowed_kinds = [kind for kind in ONBOARDING_KINDS if kind in kinds]
+        policy.updated, policy.updated_by = timezone.now(), actor
+        policy.save()
+        record_event("tenant_policy.updated", agency=None, actor=actor, request=request,
+                     details={"from": previous, "to": {"countries": policy.allowed_countries,
+                                                      "kinds": policy.allowed_kinds}})
+    return policy

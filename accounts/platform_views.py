@@ -1,0 +1,57 @@
+"""The platform operators' pages for onboarding: the tenant policy and the creation of an agency."""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from accounts.access import require_platform_role
+from accounts.actions import do_invite_user
+from accounts.forms import AgencyForm, TenantPolicyForm
+from accounts.models import Role, TenantPolicy, User
+from accounts.onboarding import do_create_agency, do_update_tenant_policy
+from core.refusals import Refused
+from core.web import posted
+
+
+def _operator(request: HttpRequest) -> User:
+    return require_platform_role(request, User.PlatformRole.OPERATOR)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def tenant_policy(request: HttpRequest) -> HttpResponse:
+    _operator(request)
+    policy = TenantPolicy.current()
+    initial = {"countries": ", ".join(policy.allowed_countries), "kinds": policy.allowed_kinds}
+    form = TenantPolicyForm(posted(request)[0], initial=initial)
+    if request.method == "POST" and form.is_valid():
+        do_update_tenant_policy(countries=form.cleaned_data["countries"], kinds=form.cleaned_data["kinds"],
+                                actor=request.user, request=request)
+        messages.success(request, _("Tenant policy saved."))
+        return redirect("accounts:tenant_policy")
+    return render(request, "accounts/tenant_policy.html", {"form": form, "policy": policy},
+                  status=400 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def agency_create(request: HttpRequest) -> HttpResponse:
+    _operator(request)
+    form = AgencyForm(posted(request)[0])
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            agency = do_create_agency(name=data["name"], kind=data["kind"], country=data["country"],
+                                      approval_reason=data["approval_reason"], actor=request.user, request=request)
+            if data["admin_email"]:
+                do_invite_user(agency=agency, email=data["admin_email"], role=Role.ADMIN, invited_by=request.user,
+                               request=request)
+        except Refused as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, _("Agency %(name)s created.") % {"name": agency.name})
+            return redirect("platform_home")
+    return render(request, "accounts/agency_form.html", {"form": form, "policy": TenantPolicy.current()},
+                  status=400 if form.errors else 200)

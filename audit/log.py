@@ -1,0 +1,162 @@
+"""Writing and verifying the tamper-evident audit log.
+
+`agency` is any tenant object with a `code` (the audit log depends on no other app), `actor` any user
+with a `code` and an `email`. Each agency has its own chain (platform-level events use the "platform" chain). A writer locks the
+chain's head row, so concurrent writers queue instead of forking the chain, and the event is
+written in the caller's transaction: if the audit write fails, the action fails with it.
+"""
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
+from core.web import client_ip
+
+PLATFORM_CHAIN = "platform"
+GENESIS_HASH = "0" * 64
+
+
+def chain_key(agency) -> str:
+    return str(agency.code) if agency is not None else PLATFORM_CHAIN
+
+
+def canonical_row(event: AuditEvent) -> str:
+    """The exact text that is hashed; every stored column but the hashes takes part."""
+    return json.dumps(
+        {
+            "chain": event.chain,
+            "seq": event.seq,
+            "agency": str(event.agency_code) if event.agency_code else None,
+            "at": _utc_iso(event.at),
+            "actor": str(event.actor_code) if event.actor_code else None,
+            "actor_email": event.actor_email,
+            "ip": event.actor_ip,
+            "event": event.event,
+            "target": event.target,
+            "outcome": event.outcome,
+            "details": event.details,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def compute_hash(prev_hash: str, event: AuditEvent) -> str:
+    return hashlib.sha256((prev_hash + canonical_row(event)).encode()).hexdigest()
+
+
+def _utc_iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def record_event(
+    event: str,
+    *,
+    agency,
+    actor=None,
+    request=None,
+    target: object = "",
+    outcome: str = "ok",
+    details: dict | None = None,
+) -> AuditEvent:
+    key = chain_key(agency)
+    with transaction.atomic():
+        AuditChainHead.objects.bulk_create([AuditChainHead(chain=key)], ignore_conflicts=True)
+        head = AuditChainHead.objects.select_for_update().get(chain=key)
+        row = AuditEvent(
+            chain=key,
+            seq=head.seq + 1,
+            agency_code=agency.code if agency is not None else None,
+            at=timezone.now(),
+            actor_code=actor.code if actor is not None and actor.pk else None,
+            actor_email=actor.email if actor is not None and actor.pk else "",
+            actor_ip=client_ip(request),
+            event=event,
+            target=str(target or ""),
+            outcome=outcome,
+            details=details or {},
+            prev_hash=head.hash,
+        )
+        # JSON round trip so the hash is computed over exactly what the database will return.
+        row.details = json.loads(json.dumps(row.details, default=str))
+        row.hash = compute_hash(head.hash, row)
+        row.save(force_insert=True)
+        head.seq = row.seq
+        head.hash = row.hash
+        head.save(update_fields=["seq", "hash"])
+    return row
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    chain: str
+    ok: bool
+    checked: int
+    first_bad_seq: int | None = None
+    message: str = ""
+
+
+def verify_chain(chain: str) -> ChainReport:
+    """Recomputes one chain from its first row and checks it against its head and checkpoints.
+    Names the first sequence number at which the record stops being what was written."""
+    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
+    for row in AuditEvent.objects.filter(chain=chain).order_by("seq").iterator(chunk_size=2000):
+        problem = _row_problem(row, expected_seq, prev_hash)
+        if problem:
+            return ChainReport(chain, False, checked, *problem)
+        expected_seq, prev_hash, checked = row.seq + 1, row.hash, checked + 1
+    last_seq = expected_seq - 1
+    hashes = dict(AuditEvent.objects.filter(chain=chain).values_list("seq", "hash"))
+    for checkpoint in AuditCheckpoint.objects.filter(chain=chain).order_by("seq"):
+        if checkpoint.seq > last_seq:
+            return ChainReport(chain, False, checked, last_seq + 1,
+                               f"events {last_seq + 1} to {checkpoint.seq} are missing: the tail was truncated "
+                               f"below checkpoint {checkpoint.seq}")
+        if hashes.get(checkpoint.seq) != checkpoint.hash:
+            return ChainReport(chain, False, checked, checkpoint.seq,
+                               f"event {checkpoint.seq} differs from its checkpoint")
+    head = AuditChainHead.objects.filter(chain=chain).first()
+    if head is not None and (head.seq, head.hash) != (last_seq, prev_hash):
+        return ChainReport(chain, False, checked, min(head.seq, last_seq) + 1,
+                           f"the chain ends at {last_seq} but its head says {head.seq}: events were removed")
+    return ChainReport(chain, True, checked, None, f"{checked} events verified")
+
+
+def _row_problem(row: AuditEvent, expected_seq: int, prev_hash: str) -> tuple[int, str] | None:
+    if row.seq != expected_seq:
+        return expected_seq, f"event {expected_seq} is missing (deleted or renumbered)"
+    if row.prev_hash != prev_hash:
+        return row.seq, f"event {row.seq} does not follow event {row.seq - 1} (reordered or replaced)"
+    if compute_hash(row.prev_hash, row) != row.hash:
+        return row.seq, f"event {row.seq} was edited after it was written"
+    return None
+
+
+def all_chains() -> list[str]:
+    return list(AuditChainHead.objects.order_by("chain").values_list("chain", flat=True))
+
+
+def record_checkpoint(chain: str):
+    head = AuditChainHead.objects.filter(chain=chain).first()
+    if head is None or head.seq == 0:
+        return None
+    latest = AuditCheckpoint.objects.filter(chain=chain).order_by("-seq").first()
+    if latest is not None and latest.seq == head.seq:
+        return latest
+    return AuditCheckpoint.objects.create(chain=chain, seq=head.seq, hash=head.hash)
+
+
+@dataclass(frozen=True)
+class ChainOwner:
+    """What the log knows of the agency a chain belongs to: its code, which is also the chain's key."""
+
+    code: str
+
+
+def owner_of_chain(chain: str) -> ChainOwner | None:
+    return None if chain == PLATFORM_CHAIN else ChainOwner(code=chain)

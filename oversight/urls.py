@@ -1,0 +1,14 @@
+from django.urls import path
+
+from oversight import views
+
+app_name = "oversight"
+
+urlpatterns = [
+    path("audit/", views.audit_dashboard, name="audit_dashboard"),
+    path("audit/export.csv", views.audit_export, name="audit_export"),
+    path("audit/events/", views.audit_events, name="audit_events"),
+    path("audit/verify/", views.audit_verify, name="audit_verify"),
+    path("audit/settings/", views.oversight_settings, name="oversight_settings"),
+    path("audit/searches/<uuid:code>/", views.search_panel, name="search_panel"),
+]

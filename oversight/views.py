@@ -1,0 +1,138 @@
+"""Agency administrators' and auditors' oversight: the search log, exports, charts, flags, verification."""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.access import require_capability
+from accounts.models import Agency
+from accounts.roles import Capability
+from audit.actions import do_verify_audit
+from audit.log import record_event
+from audit.models import AuditEvent, AuditVerification
+from core.web import page_of, posted
+from oversight import actions, charts
+from oversight.flags import cached_abuse_flags, flags_by_search
+from oversight.forms import OversightSettingsForm
+from oversight.searchlog import SearchLogFilter, counts_by_purpose, daily_counts_by_user, search_log_csv
+from search.access import get_search_for_user
+from search.models import Search
+
+
+def _filtered_log(request: HttpRequest, agency: Agency) -> tuple[SearchLogFilter, object]:
+    form = SearchLogFilter(request.GET or None, agency=agency)
+    searches = Search.objects.filter(agency=agency).select_related("created_by")
+    if form.is_bound and form.is_valid():
+        searches = form.filter(searches)
+    return form, searches
+
+
+def _filter_details(form: SearchLogFilter) -> dict:
+    if not (form.is_bound and form.is_valid()):
+        return {}
+    return {key: str(value) for key, value in form.cleaned_data.items() if value not in (None, "")}
+
+
+@login_required
+@require_GET
+def audit_dashboard(request: HttpRequest) -> HttpResponse:
+    membership = require_capability(request, Capability.AUDIT)
+    agency = membership.agency
+    form, searches = _filtered_log(request, agency)
+    page = page_of(request, searches)
+    flags = cached_abuse_flags(agency)
+    labels = flags_by_search(flags)
+    for search in page:
+        search.flag_labels = labels.get(str(search.code), [])
+    query = request.GET.copy()
+    query.pop("page", None)
+    record_event("audit.viewed", agency=agency, actor=request.user, request=request, details=_filter_details(form))
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "flags": flags,
+        "daily_chart": charts.stacked_daily_bars(daily_counts_by_user(agency), 30, timezone.now().date()),
+        "purpose_chart": charts.horizontal_bars(counts_by_purpose(agency)),
+        "verification": AuditVerification.objects.filter(chain=str(agency.code)).first(),
+    }
+    return render(request, "oversight/audit_dashboard.html", context)
+
+
+@login_required
+@require_GET
+def audit_export(request: HttpRequest) -> HttpResponse:
+    membership = require_capability(request, Capability.AUDIT)
+    form, searches = _filtered_log(request, membership.agency)
+    body = search_log_csv(searches)
+    record_event("audit.exported", agency=membership.agency, actor=request.user, request=request,
+                 details={"filters": _filter_details(form), "rows": body.count("\n") - 1})
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="search-log-{timezone.now():%Y%m%d-%H%M}.csv"'
+    return response
+
+
+@login_required
+@require_GET
+def audit_events(request: HttpRequest) -> HttpResponse:
+    membership = require_capability(request, Capability.AUDIT)
+    events = AuditEvent.objects.filter(chain=str(membership.agency.code)).order_by("-seq")
+    kind = request.GET.get("event", "").strip()
+    if kind:
+        events = events.filter(event=kind)
+    page = page_of(request, events, 50)
+    record_event("audit.viewed", agency=membership.agency, actor=request.user, request=request,
+                 details={"page": "events", "event": kind})
+    return render(request, "oversight/audit_events.html",
+                  {"page": page, "event": kind, "query": f"event={kind}" if kind else ""})
+
+
+@login_required
+@require_POST
+def audit_verify(request: HttpRequest) -> HttpResponse:
+    membership = require_capability(request, Capability.AUDIT)
+    report = do_verify_audit(chain=str(membership.agency.code), actor=request.user, request=request)
+    if report.ok:
+        messages.success(request, _("The audit log verified: %(message)s.") % {"message": report.message})
+    else:
+        messages.error(request, _("The audit log failed verification at event %(seq)s: %(message)s.")
+                       % {"seq": report.first_bad_seq, "message": report.message})
+    return redirect("oversight:audit_dashboard")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def oversight_settings(request: HttpRequest) -> HttpResponse:
+    membership = require_capability(request, Capability.MANAGE_PEOPLE)
+    agency = membership.agency
+    initial = {field: getattr(agency, field) for field in OversightSettingsForm.base_fields}
+    form = OversightSettingsForm(posted(request)[0], initial=initial)
+    if request.method == "POST" and form.is_valid():
+        actions.do_update_oversight_settings(agency=agency, actor=request.user, request=request, **form.cleaned_data)
+        messages.success(request, _("Oversight settings saved."))
+        return redirect("oversight:oversight_settings")
+    return render(request, "oversight/oversight_settings.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+@require_GET
+def search_panel(request: HttpRequest, code) -> HttpResponse:
+    """What an auditor sees under a search: its flags, who viewed or exported it, and its history in the
+    audit log, which outlives the probe and results."""
+    membership = require_capability(request, Capability.AUDIT)
+    search = get_search_for_user(request, code, Capability.AUDIT)
+    chain = AuditEvent.objects.filter(chain=str(membership.agency.code))
+    reads = chain.filter(target=str(search.code), event__in=["search.viewed", "search.exported"])
+    history = chain.filter(Q(target=str(search.code)) | Q(event="retention.purged",
+                                                          details__search_codes__contains=[str(search.code)]))
+    context = {
+        "search": search,
+        "flags": flags_by_search(cached_abuse_flags(search.agency)).get(str(search.code), []),
+        "access_log": reads.order_by("-seq")[:50],
+        "events": history.exclude(event__in=["search.viewed", "search.exported"]).order_by("seq"),
+    }
+    return render(request, "oversight/_search_panel.html", context)

@@ -1,0 +1,32 @@
+"""What a search may cover. One place decides it: an agency's own galleries, or, for a sales demo, the
+built-in demo gallery and nothing else, whatever galleries the search row lists."""
+from django.utils.translation import gettext as _
+
+from accounts.models import Agency
+from core.refusals import NotAllowed
+from search.demo import demo_gallery
+from search.models import Gallery, Search
+
+
+def searchable_galleries(agency: Agency) -> list[Gallery]:
+    """What "all galleries" means for a search: the demo gallery for a demo, the agency's own otherwise."""
+    if agency.is_demo:
+        gallery = demo_gallery()
+        return [gallery] if gallery else []
+    return list(Gallery.objects.filter(agency=agency))
+
+
+def ensure_demo_gallery_loaded(agency: Agency) -> None:
+    if agency.is_demo and demo_gallery() is None:
+        raise NotAllowed(_("The demo gallery is not loaded yet; please contact your sales representative."))
+
+
+def search_scope(search: Search) -> tuple[int, list[int]]:
+    """(owner agency id, gallery ids) for the vector query."""
+    gallery_ids = list(search.galleries.values_list("id", flat=True))
+    if search.agency.is_demo:
+        gallery = demo_gallery()
+        if gallery is None:
+            return search.agency_id, []
+        return gallery.agency_id, [gallery.id] if gallery.id in gallery_ids else []
+    return search.agency_id, gallery_ids
