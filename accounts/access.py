@@ -12,10 +12,13 @@ from django.http import Http404
 
 from accounts.models import ApiToken, Membership, User
 from accounts.roles import Capability, role_can
+from core.tenancy import tenant_transaction
 
 
 def load_membership(user: User) -> Membership | None:
-    return Membership.objects.select_related("agency").filter(user=user).first()
+    """The user's own membership, readable before their agency is known (row-level security's own_rows)."""
+    with tenant_transaction(None, user_id=user.pk):
+        return Membership.objects.select_related("agency").filter(user=user).first()
 
 
 def current_membership(request) -> Membership | None:

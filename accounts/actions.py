@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.access import load_membership
 from accounts.models import (
     Agency,
     ApiToken,
@@ -23,6 +24,7 @@ from accounts.seats import ensure_seat_available
 from accounts.signals import member_suspended
 from audit.log import record_event
 from core.refusals import Refused
+from core.tenancy import CrossAgency, cross_agency, tenant_transaction
 
 
 def hash_secret(secret: str) -> str:
@@ -52,7 +54,7 @@ def do_invite_user(*, agency: Agency, email: str, role: str, invited_by: User, r
             details={"email": email, "role": role},
         )
         link = settings.SITE_URL + reverse("accounts:accept_invitation", args=[token])
-        transaction.on_commit(lambda: _send_invitation(invitation, link))
+        transaction.on_commit(lambda: _send_invitation(invitation, link), robust=True)
     return invitation
 
 
@@ -67,14 +69,15 @@ def _send_invitation(invitation: Invitation, link: str) -> None:
 
 
 def find_usable_invitation(token: str) -> Invitation | None:
-    invitation = Invitation.objects.select_related("agency").filter(token_hash=hash_secret(token)).first()
+    with cross_agency(CrossAgency.INVITATION):
+        invitation = Invitation.objects.select_related("agency").filter(token_hash=hash_secret(token)).first()
     if invitation is None or not invitation.is_usable():
         return None
     return invitation
 
 
 def do_accept_invitation(*, invitation: Invitation, full_name: str, password: str, request=None) -> User:
-    with transaction.atomic():
+    with tenant_transaction(invitation.agency_id):
         invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
         if not invitation.is_usable():
             raise Refused(_("This invitation has expired or was already used."))
@@ -134,7 +137,7 @@ def do_reactivate_user(*, membership: Membership, actor: User, request=None) -> 
 def do_create_api_token(*, user: User, name: str, request=None) -> tuple[ApiToken, str]:
     """Returns the token row and its key, which is shown once and never stored."""
     key = secrets.token_urlsafe(32)
-    membership = user.membership if hasattr(user, "membership") else None
+    membership = load_membership(user)
     with transaction.atomic():
         token = ApiToken.objects.create(user=user, name=name, key_hash=hash_secret(key), prefix=key[:8])
         record_event(

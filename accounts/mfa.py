@@ -32,7 +32,7 @@ RECOVERY_DEVICE_NAME = "Recovery codes"
 # What a logged-in session may reach before its second factor: the second-factor pages themselves,
 # logging out, and the pages anyone may see.
 MFA_EXEMPT_VIEWS = {
-    "accounts:login", "accounts:logout", "accounts:suspended", "accounts:accept_invitation", "set_language", "healthz",
+    "accounts:login", "accounts:logout", "accounts:suspended", "accounts:accept_invitation", "set_language",
     "accounts:mfa_verify", "accounts:mfa_setup", "privacy:erasure_request", "privacy:erasure_sent",
 }
 

@@ -7,6 +7,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.tenancy import Access, CrossAgency, Crossing
+
 
 def default_code_of_conduct() -> str:
     return str(DEFAULT_CODE_OF_CONDUCT)
@@ -133,6 +135,12 @@ class Membership(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     created = models.DateTimeField(default=timezone.now)
 
+    rows_of_the_user = "user_id"  # the signed-in user reads their own membership before the agency is known
+    cross_agency = {
+        CrossAgency.PLATFORM_STAFF: Crossing(Access.READ),  # member counts of demos
+        CrossAgency.ERASURE: Crossing(Access.READ),  # the admins of agencies whose photos an erasure removed are told
+    }
+
     class Meta:
         ordering = ["user__email"]
 
@@ -156,6 +164,11 @@ class Invitation(models.Model):
     created = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     accepted_at = models.DateTimeField(null=True, blank=True)
+
+    cross_agency = {
+        CrossAgency.INVITATION: Crossing(Access.READ),  # found by its token's hash
+        CrossAgency.PLATFORM_STAFF: Crossing(Access.READ),  # open invitations of demos
+    }
 
     class Meta:
         ordering = ["-created"]

@@ -4,9 +4,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Agency, AgencyApproval, TenantPolicy, User
+from accounts.actions import do_invite_user
+from accounts.models import Agency, AgencyApproval, Role, TenantPolicy, User
 from audit.log import record_event
 from core.refusals import Refused
+from core.tenancy import tenant_transaction
 
 # Demo agencies are sandboxed sales accounts, not onboarded tenants: the policy does not apply to them.
 ONBOARDING_KINDS = [kind for kind in Agency.Kind if kind != Agency.Kind.DEMO]
@@ -28,7 +30,9 @@ def policy_refusal(policy: TenantPolicy, *, kind: str, country: str, approval_re
 
 
 def do_create_agency(*, name: str, kind: str, country: str, actor: User, approval_reason: str = "",
-                     request=None) -> Agency:
+                     admin_email: str = "", request=None) -> Agency:
+    """Creates the agency and, if given, invites its first administrator, all or nothing. The operator acts
+    for the new agency (its rows are written in its own tenant transaction)."""
     country = country.strip().upper()
     with transaction.atomic():
         policy = TenantPolicy.current()
@@ -38,13 +42,17 @@ def do_create_agency(*, name: str, kind: str, country: str, actor: User, approva
                          details={"name": name, "kind": kind, "country": country, "reason": refusal})
         else:
             agency = Agency.objects.create(name=name, kind=kind, country=country)
-            if kind == Agency.Kind.PRIVATE:
-                AgencyApproval.objects.create(agency=agency, reason=approval_reason.strip(), approved_by=actor)
             details = {"name": name, "kind": kind, "country": country, "approval_reason": approval_reason.strip()}
             record_event("agency.created", agency=None, actor=actor, request=request, target=agency.code,
                          details=details)
-            record_event("agency.created", agency=agency, actor=actor, request=request, target=agency.code,
-                         details=details)
+            with tenant_transaction(agency.pk):
+                if kind == Agency.Kind.PRIVATE:
+                    AgencyApproval.objects.create(agency=agency, reason=approval_reason.strip(), approved_by=actor)
+                record_event("agency.created", agency=agency, actor=actor, request=request, target=agency.code,
+                             details=details)
+                if admin_email:
+                    do_invite_user(agency=agency, email=admin_email, role=Role.ADMIN, invited_by=actor,
+                                   request=request)
     if refusal:
         raise Refused(refusal)
     return agency

@@ -7,9 +7,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.access import require_platform_role
-from accounts.actions import do_invite_user
 from accounts.forms import AgencyForm, TenantPolicyForm
-from accounts.models import Role, TenantPolicy, User
+from accounts.models import TenantPolicy, User
 from accounts.onboarding import do_create_agency, do_update_tenant_policy
 from core.refusals import Refused
 from core.web import posted
@@ -44,10 +43,8 @@ def agency_create(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             agency = do_create_agency(name=data["name"], kind=data["kind"], country=data["country"],
-                                      approval_reason=data["approval_reason"], actor=request.user, request=request)
-            if data["admin_email"]:
-                do_invite_user(agency=agency, email=data["admin_email"], role=Role.ADMIN, invited_by=request.user,
-                               request=request)
+                                      approval_reason=data["approval_reason"], admin_email=data["admin_email"],
+                                      actor=request.user, request=request)
         except Refused as error:
             form.add_error(None, str(error))
         else:

@@ -1,16 +1,17 @@
 """Writing and verifying the tamper-evident audit log.
 
-`agency` is any tenant object with a `code` (the audit log depends on no other app), `actor` any user
-with a `code` and an `email`. Each agency has its own chain (platform-level events use the "platform" chain). A writer locks the
-chain's head row, so concurrent writers queue instead of forking the chain, and the event is
-written in the caller's transaction: if the audit write fails, the action fails with it.
+`agency` is any tenant object with a `pk` and a `code` (the audit log depends on no other app), `actor` any
+user with a `code` and an `email`. Each agency has its own chain (platform-level events use the "platform"
+chain). A writer locks the chain's head (audit_chain_tip), so concurrent writers queue instead of forking the
+chain, and the event is written in the caller's transaction: if the audit write fails, the action fails with
+it. Only the owner's functions write the audit tables (see audit/models.py).
 """
 import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
@@ -64,13 +65,16 @@ def record_event(
     outcome: str = "ok",
     details: dict | None = None,
 ) -> AuditEvent:
+    """Appends one event to the chain of `agency` (None: the platform's), in the caller's transaction."""
     key = chain_key(agency)
-    with transaction.atomic():
-        AuditChainHead.objects.bulk_create([AuditChainHead(chain=key)], ignore_conflicts=True)
-        head = AuditChainHead.objects.select_for_update().get(chain=key)
+    agency_id = agency.pk if agency is not None else None
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT seq, hash FROM audit_chain_tip(%s, %s)", [key, agency_id])
+        head_seq, head_hash = cursor.fetchone()
         row = AuditEvent(
             chain=key,
-            seq=head.seq + 1,
+            seq=head_seq + 1,
+            agency_id=agency_id,
             agency_code=agency.code if agency is not None else None,
             at=timezone.now(),
             actor_code=actor.code if actor is not None and actor.pk else None,
@@ -79,16 +83,18 @@ def record_event(
             event=event,
             target=str(target or ""),
             outcome=outcome,
-            details=details or {},
-            prev_hash=head.hash,
+            # A JSON round trip, so the hash covers exactly what the database will return.
+            details=json.loads(json.dumps(details or {}, default=str)),
+            prev_hash=head_hash,
         )
-        # JSON round trip so the hash is computed over exactly what the database will return.
-        row.details = json.loads(json.dumps(row.details, default=str))
-        row.hash = compute_hash(head.hash, row)
-        row.save(force_insert=True)
-        head.seq = row.seq
-        head.hash = row.hash
-        head.save(update_fields=["seq", "hash"])
+        row.hash = compute_hash(head_hash, row)
+        cursor.execute(
+            "SELECT audit_append(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s)",
+            [row.chain, row.seq, row.agency_id, row.agency_code, row.at, row.actor_code, row.actor_email,
+             row.actor_ip, row.event, row.target, row.outcome, json.dumps(row.details), row.prev_hash, row.hash],
+        )
+        row.pk = cursor.fetchone()[0]
+    row._state.adding = False
     return row
 
 
@@ -148,15 +154,19 @@ def record_checkpoint(chain: str):
     latest = AuditCheckpoint.objects.filter(chain=chain).order_by("-seq").first()
     if latest is not None and latest.seq == head.seq:
         return latest
-    return AuditCheckpoint.objects.create(chain=chain, seq=head.seq, hash=head.hash)
+    return AuditCheckpoint.objects.create(chain=chain, agency_id=head.agency_id, seq=head.seq, hash=head.hash)
 
 
 @dataclass(frozen=True)
 class ChainOwner:
-    """What the log knows of the agency a chain belongs to: its code, which is also the chain's key."""
+    """What the log knows of the agency a chain belongs to: its code (the chain's key) and its id."""
 
     code: str
+    pk: int | None
 
 
 def owner_of_chain(chain: str) -> ChainOwner | None:
-    return None if chain == PLATFORM_CHAIN else ChainOwner(code=chain)
+    if chain == PLATFORM_CHAIN:
+        return None
+    return ChainOwner(code=chain, pk=AuditChainHead.objects.filter(chain=chain).values_list("agency_id", flat=True)
+                      .first())

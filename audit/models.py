@@ -1,14 +1,28 @@
-"""The audit log's tables. No foreign keys: nothing may cascade into the record, and the log depends on no app."""
+"""The audit log's tables. No foreign keys: nothing may cascade into the record, and the log depends on no app.
+
+Each row carries the agency's id (agency_id, null for the platform's chain), so row-level security shows an
+agency its own chain only. The application's role reads them; events are appended only through the owner's
+functions audit_chain_tip() and audit_append() (audit/migrations), which keep each chain gapless and linked.
+"""
 from django.db import models
 from django.utils import timezone
+
+from core.tenancy import Access, CrossAgency, Crossing
+
+VERIFIERS_READ = {CrossAgency.AUDIT_VERIFICATION: Crossing(Access.READ)}
+VERIFIERS_WRITE = {CrossAgency.AUDIT_VERIFICATION: Crossing(Access.WRITE)}
 
 
 class AuditChainHead(models.Model):
     """The newest link of one agency's (or the platform's) audit chain, locked by every writer."""
 
     chain = models.CharField(max_length=40, unique=True)
+    agency_id = models.BigIntegerField(null=True, blank=True)
     seq = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64, default="0" * 64)
+
+    app_privileges = ("SELECT",)
+    cross_agency = VERIFIERS_READ
 
 
 class AuditEvent(models.Model):
@@ -16,6 +30,7 @@ class AuditEvent(models.Model):
 
     chain = models.CharField(max_length=40)
     seq = models.BigIntegerField()
+    agency_id = models.BigIntegerField(null=True, blank=True)
     agency_code = models.UUIDField(null=True, blank=True)
     at = models.DateTimeField()
     actor_code = models.UUIDField(null=True, blank=True)
@@ -27,6 +42,9 @@ class AuditEvent(models.Model):
     details = models.JSONField(default=dict)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+
+    app_privileges = ("SELECT",)
+    cross_agency = VERIFIERS_READ
 
     class Meta:
         ordering = ["chain", "seq"]
@@ -41,9 +59,13 @@ class AuditCheckpoint(models.Model):
     """A chain head recorded (and e-mailed to the agency's admins) so that a truncated tail is caught."""
 
     chain = models.CharField(max_length=40)
+    agency_id = models.BigIntegerField(null=True, blank=True)
     seq = models.BigIntegerField()
     hash = models.CharField(max_length=64)
     created = models.DateTimeField(default=timezone.now)
+
+    app_privileges = ("SELECT", "INSERT")
+    cross_agency = VERIFIERS_WRITE
 
     class Meta:
         ordering = ["chain", "seq"]
@@ -51,11 +73,15 @@ class AuditCheckpoint(models.Model):
 
 class AuditVerification(models.Model):
     chain = models.CharField(max_length=40)
+    agency_id = models.BigIntegerField(null=True, blank=True)
     ok = models.BooleanField()
     first_bad_seq = models.BigIntegerField(null=True, blank=True)
     message = models.CharField(max_length=500)
     checked_events = models.BigIntegerField(default=0)
     created = models.DateTimeField(default=timezone.now)
+
+    app_privileges = ("SELECT", "INSERT")
+    cross_agency = VERIFIERS_WRITE
 
     class Meta:
         ordering = ["-created"]

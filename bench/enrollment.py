@@ -28,7 +28,6 @@ import psutil  # noqa: E402
 import requests  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.files.storage import default_storage  # noqa: E402
-from django.urls import reverse  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
 
 from search.models import EnrollmentBatch, Gallery, GalleryImage  # noqa: E402

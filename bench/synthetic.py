@@ -8,16 +8,22 @@ identities, so that a leak across agencies would show as a wrong match.
 
 Everything is drawn from a fixed seed, so a later run regenerates the same vectors and finds the rows it
 loaded before (face ids are consecutive from the first one).
+
+The rows are loaded by the owner role (the schema's, which migrations use): a bulk load across three
+agencies is an operator's job, not the application's, and COPY goes through a staging table because
+PostgreSQL refuses COPY into a table under row-level security.
 """
 import io
 from dataclasses import dataclass
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import connections, transaction
 
 from accounts.models import Agency
+from core.tenancy import tenant_transaction
 from search.models import ENCODING_DIMENSIONS, Face, Gallery
 
+LOADER = "owner"
 SEED = 0
 IMAGES_PER_IDENTITY = 4
 OTHER_AGENCY_SHARE = 0.10
@@ -90,11 +96,13 @@ def ensure_gallery(size: int, log=print) -> SyntheticGallery:
     if agency is None:
         log(f"Loading {len(encodings)} synthetic faces ({size} in the main agency) into the real tables")
         agency = _load(size, identities, encodings, in_second_gallery)
-    galleries = list(Gallery.objects.filter(agency=agency).order_by("name"))  # "A ..." holds 90%
-    first_id = Face.objects.filter(agency=agency).order_by("id").values_list("id", flat=True).first()
-    if Face.objects.filter(agency=agency, pk__gte=first_id, pk__lt=first_id + size).count() != size:
-        raise RuntimeError(f"{agency_name(size)} is incomplete: drop the {connection.settings_dict['NAME']} "
-                           "database and run again")
+    with tenant_transaction(agency.pk):
+        galleries = list(Gallery.objects.filter(agency=agency).order_by("name"))  # "A ..." holds 90%
+        first_id = Face.objects.filter(agency=agency).order_by("id").values_list("id", flat=True).first()
+        complete = Face.objects.filter(agency=agency, pk__gte=first_id, pk__lt=first_id + size).count() == size
+    if not complete:
+        raise RuntimeError(f"{agency_name(size)} is incomplete: drop the "
+                           f"{connections[LOADER].settings_dict['NAME']} database and run again")
     gallery_of_identity = np.where(in_second_gallery, galleries[1].pk, galleries[0].pk)
     main = slice(0, size)
     return SyntheticGallery(
@@ -106,13 +114,14 @@ def ensure_gallery(size: int, log=print) -> SyntheticGallery:
 
 def _load(size: int, identities: np.ndarray, encodings: np.ndarray, in_second_gallery: np.ndarray) -> Agency:
     total = len(encodings)
-    with transaction.atomic():
-        agency = Agency.objects.create(name=agency_name(size), kind=Agency.Kind.LAW_ENFORCEMENT, country="FR")
-        others = [Agency.objects.create(name=f"{agency_name(size)}, other agency {n}", kind=Agency.Kind.PRIVATE,
-                                        country="GB") for n in (1, 2)]
-        main_galleries = [Gallery.objects.create(agency=agency, name="A bookings"),
-                          Gallery.objects.create(agency=agency, name="B consented")]
-        other_galleries = [Gallery.objects.create(agency=other, name="Customers") for other in others]
+    agencies, galleries = Agency.objects.using(LOADER), Gallery.objects.using(LOADER)
+    with transaction.atomic(using=LOADER):
+        agency = agencies.create(name=agency_name(size), kind=Agency.Kind.LAW_ENFORCEMENT, country="FR")
+        others = [agencies.create(name=f"{agency_name(size)}, other agency {n}", kind=Agency.Kind.PRIVATE,
+                                  country="GB") for n in (1, 2)]
+        main_galleries = [galleries.create(agency=agency, name="A bookings"),
+                          galleries.create(agency=agency, name="B consented")]
+        other_galleries = [galleries.create(agency=other, name="Customers") for other in others]
         face_agency = np.empty(total, dtype=np.int64)
         face_gallery = np.empty(total, dtype=np.int64)
         face_agency[:size] = agency.pk
@@ -121,13 +130,13 @@ def _load(size: int, identities: np.ndarray, encodings: np.ndarray, in_second_ga
         other_half = (np.arange(total - size) % 2).astype(int)
         face_agency[size:] = np.array([other.pk for other in others])[other_half]
         face_gallery[size:] = np.array([gallery.pk for gallery in other_galleries])[other_half]
-        with connection.cursor() as cursor:
+        with connections[LOADER].cursor() as cursor:
             subject_of_face = _insert_subjects(cursor, face_gallery, identities)
             first_image = _insert_images(cursor, face_agency, face_gallery, subject_of_face)
             _copy_faces(cursor, face_agency, face_gallery, first_image, encodings)
             for table in ("search_subject", "search_galleryimage", "search_face"):
                 cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
-    with connection.cursor() as cursor:
+    with connections[LOADER].cursor() as cursor:
         cursor.execute("ANALYZE search_subject, search_galleryimage, search_face")
     return agency
 
@@ -145,9 +154,10 @@ def _insert_subjects(cursor, face_gallery: np.ndarray, identities: np.ndarray) -
     pairs, subject_index = np.unique(np.stack([face_gallery, identities], axis=1), axis=0, return_inverse=True)
     first = _next_id(cursor, "search_subject")
     cursor.execute(
-        "INSERT INTO search_subject (id, code, reference, display_name, notes, created, gallery_id) "
-        "SELECT %s + n - 1, gen_random_uuid(), 'ID-' || identity, '', '', now(), gallery "
-        "FROM unnest(%s::bigint[], %s::bigint[]) WITH ORDINALITY AS s(gallery, identity, n)",
+        "INSERT INTO search_subject (id, code, reference, display_name, notes, created, gallery_id, agency_id) "
+        "SELECT %s + n - 1, gen_random_uuid(), 'ID-' || identity, '', '', now(), s.gallery, g.agency_id "
+        "FROM unnest(%s::bigint[], %s::bigint[]) WITH ORDINALITY AS s(gallery, identity, n) "
+        "JOIN search_gallery AS g ON g.id = s.gallery",
         [first, _array(pairs[:, 0]), _array(pairs[:, 1])],
     )
     return first + subject_index.reshape(-1)
@@ -184,5 +194,7 @@ def _copy_faces(cursor, face_agency, face_gallery, first_image: int, encodings: 
     payload.write(rows.tobytes())
     payload.write((-1).to_bytes(2, "big", signed=True))
     payload.seek(0)
-    cursor.copy_expert('COPY search_face (id, code, "top", "right", "bottom", "left", encoding, agency_id, '
-                       "gallery_id, image_id) FROM STDIN WITH (FORMAT binary)", payload)
+    columns = 'id, code, "top", "right", "bottom", "left", encoding, agency_id, gallery_id, image_id'
+    cursor.execute("CREATE TEMPORARY TABLE face_load (LIKE search_face) ON COMMIT DROP")
+    cursor.copy_expert(f"COPY face_load ({columns}) FROM STDIN WITH (FORMAT binary)", payload)
+    cursor.execute(f"INSERT INTO search_face ({columns}) SELECT {columns} FROM face_load")

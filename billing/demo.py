@@ -10,7 +10,8 @@ from django.utils.translation import gettext as _
 from accounts.actions import do_invite_user
 from accounts.models import Agency, Role, User
 from audit.log import record_event
-from billing.models import DemoAccount, UsageRecord
+from billing.models import DemoAccount, UsageHold, UsageRecord
+from core.tenancy import tenant_transaction
 
 
 def demo_of(agency: Agency) -> DemoAccount | None:
@@ -28,7 +29,9 @@ def demo_has_ended(agency: Agency) -> bool:
 
 
 def demo_searches_used(demo: DemoAccount) -> int:
-    return UsageRecord.objects.filter(agency_id=demo.agency_id).count()
+    """Searches that ran, and those still queued or running."""
+    return (UsageRecord.objects.filter(agency_id=demo.agency_id).count()
+            + UsageHold.objects.filter(agency_id=demo.agency_id).count())
 
 
 @dataclass(frozen=True)
@@ -55,15 +58,16 @@ def do_create_demo(
     """Creates the demo agency and invites its users as agency admins, all or nothing."""
     with transaction.atomic():
         agency = Agency.objects.create(name=name, kind=Agency.Kind.DEMO, country=country)
-        demo = DemoAccount.objects.create(
-            agency=agency, prospect=prospect, kind_after_conversion=kind_after_conversion,
-            expires_at=timezone.now() + timedelta(days=days), search_cap=search_cap, created_by=actor,
-        )
         record_event("demo.created", agency=None, actor=actor, request=request, target=agency.code,
                      details={"name": name, "prospect": prospect, "days": days, "search_cap": search_cap,
                               "users": emails})
-        for email in emails:
-            do_invite_user(agency=agency, email=email, role=Role.ADMIN, invited_by=actor, request=request)
+        with tenant_transaction(agency.pk):  # sales act for the demo agency they just created
+            demo = DemoAccount.objects.create(
+                agency=agency, prospect=prospect, kind_after_conversion=kind_after_conversion,
+                expires_at=timezone.now() + timedelta(days=days), search_cap=search_cap, created_by=actor,
+            )
+            for email in emails:
+                do_invite_user(agency=agency, email=email, role=Role.ADMIN, invited_by=actor, request=request)
     return demo
 
 

@@ -22,8 +22,9 @@ class LicenceRefused(NotAllowed):
 
 
 def ensure_agency_may_search(agency: Agency) -> None:
-    """Call inside the transaction that creates the search: the lock it takes makes concurrent searches
-    queue here, so the quota and the demo cap cannot be overrun."""
+    """Call inside the transaction that creates the search (which then holds its usage): the lock taken here
+    makes concurrent searches queue, so the quota and the demo cap cannot be overrun. Searches that ran and
+    searches still queued or running (their holds) count; searches that failed do not."""
     assert transaction.get_connection().in_atomic_block, "must run in the search's transaction"
     if agency.is_demo:
         demo = DemoAccount.objects.select_for_update().filter(agency=agency).first()

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Agency
-from billing.models import Licence, LicenceChange, Plan, UsageRecord
+from billing.models import Licence, LicenceChange, Plan, UsageHold, UsageRecord
 
 SEARCHING_STATUSES = {Licence.Status.TRIALING, Licence.Status.ACTIVE}
 
@@ -51,7 +51,9 @@ def period_start(licence: Licence, now: datetime | None = None) -> datetime:
 
 
 def searches_this_period(licence: Licence) -> int:
-    return UsageRecord.objects.filter(agency_id=licence.agency_id, created__gte=period_start(licence)).count()
+    """Searches that ran in the period, and those still queued or running."""
+    ran = UsageRecord.objects.filter(agency_id=licence.agency_id, created__gte=period_start(licence)).count()
+    return ran + UsageHold.objects.filter(agency_id=licence.agency_id).count()
 
 
 def grace_ends_at(licence: Licence) -> datetime | None:

@@ -12,10 +12,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Agency, User
+from core.models import AgencyFromParent
+from core.tenancy import Access, CrossAgency, Crossing, cross_agency
 
 
 class AppendOnly(models.Model):
-    """Ledger rows are written once: no update, no delete through the ORM."""
+    """Ledger rows are written once: no update, no delete through the ORM, nor by the application's role."""
+
+    app_privileges = ("SELECT", "INSERT")
 
     class Meta:
         abstract = True
@@ -51,7 +55,9 @@ class Plan(models.Model):
     def save(self, *args, **kwargs) -> None:
         """A change of seats reaches every agency on the plan (see Licence.save)."""
         super().save(*args, **kwargs)
-        Agency.objects.filter(licence__plan=self).update(seat_limit=self.seats)
+        with cross_agency(CrossAgency.PLATFORM_STAFF):
+            agency_ids = list(Licence.objects.filter(plan=self).values_list("agency_id", flat=True))
+        Agency.objects.filter(pk__in=agency_ids).update(seat_limit=self.seats)
 
 
 class Licence(models.Model):
@@ -81,6 +87,15 @@ class Licence(models.Model):
     past_due_since = models.DateTimeField(null=True, blank=True)
     updated = models.DateTimeField(default=timezone.now)
 
+    cross_agency = {
+        CrossAgency.STRIPE_WEBHOOK: Crossing(Access.WRITE),  # found by its Stripe customer
+        CrossAgency.USAGE_REPORTING: Crossing(Access.READ),
+        CrossAgency.PLATFORM_STAFF: Crossing(Access.READ),  # which agencies a plan's change of seats reaches
+    }
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["id", "agency"], name="licence_id_agency")]
+
     def __str__(self) -> str:
         return f"{self.agency} ({self.status})"
 
@@ -90,7 +105,8 @@ class Licence(models.Model):
         Agency.objects.filter(pk=self.agency_id).update(seat_limit=self.plan.seats if self.plan_id else None)
 
 
-class LicenceChange(AppendOnly):
+class LicenceChange(AgencyFromParent, AppendOnly):
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
     licence = models.ForeignKey(Licence, on_delete=models.CASCADE, related_name="changes")
     at = models.DateTimeField(default=timezone.now)
     status = models.CharField(max_length=20, choices=Licence.Status.choices)
@@ -98,6 +114,9 @@ class LicenceChange(AppendOnly):
     stripe_subscription_id = models.CharField(max_length=100, blank=True)
     stripe_event_id = models.CharField(max_length=100, blank=True)
     reason = models.CharField(max_length=200, blank=True)
+
+    agency_parent = "licence"
+    cross_agency = {CrossAgency.STRIPE_WEBHOOK: Crossing(Access.WRITE)}
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -111,17 +130,38 @@ class UsageRecord(AppendOnly):
     search_code = models.UUIDField(unique=True)
     created = models.DateTimeField(default=timezone.now)
 
+    cross_agency = {CrossAgency.USAGE_REPORTING: Crossing(Access.READ), CrossAgency.PLATFORM_STAFF: Crossing(Access.READ)}
+
     class Meta:
         ordering = ["created", "id"]
         indexes = [models.Index(fields=["agency", "created"], name="usage_agency_created_idx")]
+        constraints = [models.UniqueConstraint(fields=["id", "agency"], name="usagerecord_id_agency")]
 
 
-class UsageReport(AppendOnly):
+class UsageHold(models.Model):
+    """A search that is queued or running holds one unit of its agency's quota (or demo cap) until it ends:
+    then it is billed (a UsageRecord) if it ran, and its hold goes either way. Not a ledger: holds come and go."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
+    search_code = models.UUIDField(unique=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    cross_agency = {CrossAgency.PLATFORM_STAFF: Crossing(Access.READ)}
+
+    class Meta:
+        indexes = [models.Index(fields=["agency"], name="usage_hold_agency_idx")]
+
+
+class UsageReport(AgencyFromParent, AppendOnly):
     """Proof that a usage row reached Stripe; its code is the meter event identifier Stripe deduplicates on."""
 
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
     record = models.OneToOneField(UsageRecord, on_delete=models.PROTECT, related_name="report")
     stripe_customer_id = models.CharField(max_length=100)
     reported_at = models.DateTimeField(default=timezone.now)
+
+    agency_parent = "record"
+    cross_agency = {CrossAgency.USAGE_REPORTING: Crossing(Access.WRITE)}
 
 
 class WebhookEvent(models.Model):
@@ -164,6 +204,11 @@ class DemoAccount(models.Model):
     created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
     created = models.DateTimeField(default=timezone.now)
     converted_at = models.DateTimeField(null=True, blank=True)
+
+    cross_agency = {
+        CrossAgency.STRIPE_WEBHOOK: Crossing(Access.WRITE),  # paying converts the demo
+        CrossAgency.PLATFORM_STAFF: Crossing(Access.READ),  # the sales and operators' lists of demos
+    }
 
     class Meta:
         ordering = ["-created"]

@@ -20,8 +20,9 @@ from billing import actions, stripe_api, webhooks
 from billing.demo import demo_has_ended, demo_of, demo_status, do_create_demo
 from billing.forms import DemoForm, PlanForm
 from billing.licences import current_licence, grace_ends_at, is_read_only, limits_of, period_start, searches_this_period
-from billing.models import DemoAccount, UsageRecord
+from billing.models import DemoAccount, UsageHold, UsageRecord
 from core.refusals import Refusal
+from core.tenancy import CrossAgency, cross_agency
 from core.web import page_of
 
 logger = logging.getLogger(__name__)
@@ -149,16 +150,21 @@ def sales(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Demo %(name)s created; invitations sent.") % {"name": demo.agency.name})
             return redirect("billing:sales")
-    page = page_of(request, demo_counts(), 50)
-    return render(request, "billing/sales.html", {"form": form, "page": page},
-                  status=400 if form.errors else 200)
+    with cross_agency(CrossAgency.PLATFORM_STAFF):
+        page = page_of(request, demo_counts(), 50)
+        response = render(request, "billing/sales.html", {"form": form, "page": page},
+                          status=400 if form.errors else 200)
+    return response
 
 
 def demo_counts():
-    """Counts only: sales never see a demo's probes or results."""
-    searches = UsageRecord.objects.filter(agency=OuterRef("agency")).values("agency").annotate(n=Count("id"))
+    """Counts only: sales never see a demo's probes or results. Searches: those that ran, and those running."""
+    def count_of(model):
+        rows = model.objects.filter(agency=OuterRef("agency")).values("agency").annotate(n=Count("id"))
+        return Coalesce(Subquery(rows.values("n")), 0)
+
     return DemoAccount.objects.select_related("agency", "created_by").order_by("-created").annotate(
-        searches=Coalesce(Subquery(searches.values("n")), 0),
+        searches=count_of(UsageRecord) + count_of(UsageHold),
         members=Count("agency__memberships", distinct=True),
         open_invitations=Count("agency__invitations", filter=Q(agency__invitations__accepted_at__isnull=True),
                                distinct=True),

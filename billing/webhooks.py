@@ -18,6 +18,7 @@ from billing import stripe_api
 from billing.demo import convert_demo
 from billing.licences import SEARCHING_STATUSES, is_older, set_subscription_state
 from billing.models import DemoAccount, Licence, WebhookEvent
+from core.tenancy import CrossAgency, cross_agency
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def receive(event: dict) -> Delivery:
             logger.warning("Stripe event %s has API version %s, we pin %s", stored.stripe_id, stored.api_version,
                            settings.STRIPE_API_VERSION)
         try:
-            with transaction.atomic():
+            with cross_agency(CrossAgency.STRIPE_WEBHOOK):
                 applied = apply(event, stored.created)
         except Exception as error:
             logger.exception("Stripe event %s (%s) failed", stored.stripe_id, stored.type)

@@ -4,7 +4,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import Agency, Membership, Role, User
-from audit.log import all_chains, owner_of_chain, record_checkpoint, record_event
+from audit.log import PLATFORM_CHAIN, all_chains, record_checkpoint, record_event
+from core.tenancy import CrossAgency, cross_agency, tenant_transaction
 
 
 def do_update_oversight_settings(*, agency: Agency, actor: User, request=None, **values) -> None:
@@ -22,31 +23,35 @@ def do_update_oversight_settings(*, agency: Agency, actor: User, request=None, *
 
 
 def do_record_checkpoints() -> int:
-    """Records every chain's head and e-mails each agency's to its admins, who keep it outside the database."""
+    """Records every chain's head and e-mails each agency's to its admins, who keep it outside the database.
+    Each agency's chain is read and checkpointed in that agency's transaction; the platform's on its path."""
+    with cross_agency(CrossAgency.AUDIT_VERIFICATION):
+        chains = all_chains()
     recorded = 0
-    for chain in all_chains():
-        with transaction.atomic():
+    for chain in chains:
+        agency = Agency.objects.filter(code=chain).first() if chain != PLATFORM_CHAIN else None
+        with tenant_transaction(agency.pk) if agency else cross_agency(CrossAgency.AUDIT_VERIFICATION):
             checkpoint = record_checkpoint(chain)
-        if checkpoint is None:
-            continue
-        recorded += 1
-        if owner_of_chain(chain) is not None:
-            agency = Agency.objects.filter(code=chain).first()
-            if agency is not None:
-                _mail_checkpoint(agency, checkpoint)
+            admins = admin_emails(agency) if agency and checkpoint else []
+        if checkpoint is not None:
+            recorded += 1
+            if admins:
+                _mail_checkpoint(agency, checkpoint, admins)
     return recorded
 
 
-def _mail_checkpoint(agency: Agency, checkpoint) -> None:
-    admins = list(Membership.objects.filter(agency=agency, role=Role.ADMIN, status=Membership.Status.ACTIVE)
-                  .values_list("user__email", flat=True))
-    if admins:
-        send_mail(
-            _("Audit checkpoint for %(agency)s") % {"agency": agency.name},
-            _("Keep this message: it lets you prove later that your audit log was not shortened.\n\n"
-              "Agency: %(agency)s\nSequence: %(seq)s\nHash: %(hash)s\nRecorded: %(at)s UTC\n")
-            % {"agency": agency.code, "seq": checkpoint.seq, "hash": checkpoint.hash,
-               "at": checkpoint.created.strftime("%Y-%m-%d %H:%M")},
-            None,
-            admins,
-        )
+def admin_emails(agency: Agency) -> list[str]:
+    return list(Membership.objects.filter(agency=agency, role=Role.ADMIN, status=Membership.Status.ACTIVE)
+                .values_list("user__email", flat=True))
+
+
+def _mail_checkpoint(agency: Agency, checkpoint, admins: list[str]) -> None:
+    send_mail(
+        _("Audit checkpoint for %(agency)s") % {"agency": agency.name},
+        _("Keep this message: it lets you prove later that your audit log was not shortened.\n\n"
+          "Agency: %(agency)s\nSequence: %(seq)s\nHash: %(hash)s\nRecorded: %(at)s UTC\n")
+        % {"agency": agency.code, "seq": checkpoint.seq, "hash": checkpoint.hash,
+           "at": checkpoint.created.strftime("%Y-%m-%d %H:%M")},
+        None,
+        admins,
+    )

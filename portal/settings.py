@@ -59,6 +59,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -66,7 +67,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "accounts.middleware.AccountStateMiddleware",
+    "accounts.middleware.TenantMiddleware",
     "billing.middleware.DemoEndedMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.sessions.SessionTimeoutMiddleware",
@@ -74,6 +75,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "core.refusals.RefusalMiddleware",
+    "core.outage.OutageMiddleware",
 ]
 
 if PRODUCTION:  # runserver serves static files in development
@@ -115,22 +117,34 @@ def _database_from_url(url: str) -> dict:
     }
 
 
-if "DATABASE_URL" in os.environ:
-    _default_db = _database_from_url(env_str("DATABASE_URL"))
-else:
-    _default_db = {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": localservices.LOCAL_DB_NAME,
-        "USER": localservices.LOCAL_DB_ROLE,
-        "PASSWORD": "",
-        "HOST": localservices.ensure_postgres(),
-        "PORT": "",
+def _local_database(role: str) -> dict:
+    return {"ENGINE": "django.db.backends.postgresql", "NAME": localservices.LOCAL_DB_NAME, "USER": role,
+            "PASSWORD": "", "HOST": localservices.ensure_postgres(), "PORT": ""}
+
+
+def _with_common_options(database: dict) -> dict:
+    return {
+        **database,
+        "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 60, minimum=0),
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": {"connect_timeout": env_int("DB_CONNECT_TIMEOUT", 5, minimum=1)},
+        "TEST": {"NAME": env_str("PORTAL_TEST_DB_NAME", "test_faceportal")},
     }
-_default_db["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
-_default_db["CONN_HEALTH_CHECKS"] = True
-_default_db["OPTIONS"] = {"connect_timeout": env_int("DB_CONNECT_TIMEOUT", 5, minimum=1)}
-_default_db["TEST"] = {"NAME": env_str("PORTAL_TEST_DB_NAME", "test_faceportal")}
-DATABASES = {"default": _default_db}
+
+
+# "default" is the application's role (web and workers): it owns nothing and row-level security binds it.
+# "owner" owns the schema and runs the migrations; the web and the workers never use it.
+if "DATABASE_URL" in os.environ:
+    DATABASES = {"default": _with_common_options(_database_from_url(env_str("DATABASE_URL")))}
+    if "DATABASE_OWNER_URL" in os.environ:
+        DATABASES["owner"] = _with_common_options(_database_from_url(env_str("DATABASE_OWNER_URL")))
+else:
+    DATABASES = {
+        "default": _with_common_options(_local_database(localservices.LOCAL_DB_ROLE)),
+        "owner": _with_common_options(_local_database(localservices.LOCAL_OWNER_ROLE)),
+    }
+# The role the application switches to for the named cross-agency paths (core.tenancy.CrossAgency).
+DATABASE_PLATFORM_ROLE = env_str("DATABASE_PLATFORM_ROLE", f"{DATABASES['default']['USER']}_platform")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if "REDIS_URL" in os.environ:
@@ -221,6 +235,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
+    "redrive-jobs": {"task": "core.redrive_jobs", "schedule": env_float("JOB_REDRIVE_EVERY_SECONDS", 15.0)},
     "audit-checkpoints": {"task": "oversight.record_audit_checkpoints", "schedule": 24 * 3600},
     "billing-report-usage": {
         "task": "billing.report_usage",
@@ -228,6 +243,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
 }
 TASK_MAX_RETRIES = env_int("TASK_MAX_RETRIES", 3, minimum=0)
+# Durable jobs (core.jobs): a worker holds a job for this long and renews it while working; a job nobody
+# claimed this long after it was sent is sent again once its queue is empty.
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=3)
+JOB_REDRIVE_AFTER_SECONDS = env_int("JOB_REDRIVE_AFTER_SECONDS", 60, minimum=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -312,6 +331,12 @@ CELERY_BEAT_SCHEDULE["privacy-retention-purge"] = {
     "task": "privacy.purge_due_data",
     "schedule": crontab(hour=env_int("RETENTION_PURGE_HOUR", 3, minimum=0), minute=15),
 }
+# A beat that runs only part of the schedule (the test suite's workers re-drive jobs and do nothing else).
+_BEAT_ONLY = env_list("PORTAL_BEAT_ONLY", [])
+if set(_BEAT_ONLY) - set(CELERY_BEAT_SCHEDULE):
+    raise ImproperlyConfigured(f"PORTAL_BEAT_ONLY names unknown beat entries; known: {sorted(CELERY_BEAT_SCHEDULE)}")
+if _BEAT_ONLY:
+    CELERY_BEAT_SCHEDULE = {name: entry for name, entry in CELERY_BEAT_SCHEDULE.items() if name in _BEAT_ONLY}
 
 LOGGING = {
     "version": 1,

@@ -6,7 +6,6 @@ from portal import views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("healthz", views.healthz, name="healthz"),
     path("platform/", views.platform_home, name="platform_home"),
     path("", include("accounts.urls")),
     path("i18n/setlang/", set_language, name="set_language"),

@@ -16,7 +16,9 @@ from pgvector.django import L2Distance
 from accounts.models import Agency, Membership, Role, User
 from audit.log import record_event
 from core.files import delete_files_after_commit, files_removed_on_failure, generated_name
+from core.jobs import dispatch_on_commit
 from core.refusals import Refused
+from core.tenancy import CrossAgency, cross_agency
 from privacy.models import ErasureRequest, SuppressedEncoding
 from privacy.tasks import detect_erasure_faces
 from search.images import CheckedImage
@@ -51,9 +53,9 @@ def do_submit_erasure_request(*, contact: Contact, photo: CheckedImage, request=
         erasure.save(force_insert=True)
         record_event("erasure.requested", agency=None, request=request, target=erasure.code,
                      details={"photo_sha256": photo.sha256})
-        transaction.on_commit(lambda: detect_erasure_faces.delay(erasure.pk))
+        dispatch_on_commit(detect_erasure_faces, erasure.pk)
         transaction.on_commit(lambda: _mail_requester(erasure, "privacy/email/erasure_received.txt",
-                                                      _("We received your erasure request")))
+                                                      _("We received your erasure request")), robust=True)
     return erasure
 
 
@@ -70,7 +72,8 @@ def do_approve_erasure(*, erasure: ErasureRequest, face_indexes: list[int], acto
         SuppressedEncoding.objects.bulk_create(
             [SuppressedEncoding(request=erasure, encoding=encoding) for encoding in encodings]
         )
-        removals, file_names = _remove_matching_images(encodings)
+        with cross_agency(CrossAgency.ERASURE):
+            removals, file_names = _remove_matching_images(encodings)
         for agency, removal in removals.items():
             record_event("erasure.applied", agency=agency, actor=actor, request=request, target=erasure.code,
                          details={"faces_removed": removal.faces, "image_sha256": removal.image_sha256})
@@ -87,9 +90,9 @@ def do_approve_erasure(*, erasure: ErasureRequest, face_indexes: list[int], acto
                               "suppressed_encodings": len(encodings)})
         delete_files_after_commit(file_names)
         notified = {agency.pk: removal.faces for agency, removal in removals.items()}
-        transaction.on_commit(lambda: _notify_agencies(erasure, notified))
+        transaction.on_commit(lambda: _notify_agencies(erasure, notified), robust=True)
         transaction.on_commit(lambda: _mail_requester(erasure, "privacy/email/erasure_approved.txt",
-                                                      _("Your erasure request was carried out")))
+                                                      _("Your erasure request was carried out")), robust=True)
     return total
 
 
@@ -106,7 +109,7 @@ def do_reject_erasure(*, erasure: ErasureRequest, reason: str, actor: User, requ
                      details={"reason": reason})
         delete_files_after_commit([photo_name])
         transaction.on_commit(lambda: _mail_requester(erasure, "privacy/email/erasure_rejected.txt",
-                                                      _("Your erasure request")))
+                                                      _("Your erasure request")), robust=True)
 
 
 def _forget_biometrics(erasure: ErasureRequest) -> None:
@@ -155,9 +158,10 @@ def _matching_review_faces(encodings: list):
 
 
 def _notify_agencies(erasure: ErasureRequest, faces_by_agency: dict[int, int]) -> None:
-    admins = Membership.objects.select_related("user", "agency").filter(
-        agency_id__in=list(faces_by_agency), role=Role.ADMIN, status=Membership.Status.ACTIVE
-    )
+    with cross_agency(CrossAgency.ERASURE):
+        admins = list(Membership.objects.select_related("user", "agency").filter(
+            agency_id__in=list(faces_by_agency), role=Role.ADMIN, status=Membership.Status.ACTIVE
+        ))
     for membership in admins:
         context = {"agency": membership.agency, "erasure": erasure, "faces": faces_by_agency[membership.agency_id]}
         send_mail(_("Faces removed from your galleries under an erasure request"),

@@ -8,10 +8,12 @@ from django.utils.translation import gettext_lazy as _
 from pgvector.django import VectorField
 
 from accounts.models import Agency
+from core.models import AgencyFromParent, JobRow
+from core.tenancy import Access, CrossAgency, Crossing
 from search.models import ENCODING_DIMENSIONS, GalleryImage, Search
 
 
-class ErasureRequest(models.Model):
+class ErasureRequest(JobRow):
     """A person's request to have their face removed from every agency's galleries, for good.
 
     The photo and the detected encodings are held only until an operator decides; contact details
@@ -36,7 +38,6 @@ class ErasureRequest(models.Model):
     detected_faces = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DETECTING)
     error = models.CharField(max_length=500, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
     created = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
@@ -82,21 +83,28 @@ class RetentionPolicy(models.Model):
         return policy
 
 
-class SearchPurge(models.Model):
+class SearchPurge(AgencyFromParent):
     """Marks a search whose probe and results were deleted under the retention policy."""
 
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
     search = models.OneToOneField(Search, on_delete=models.CASCADE, related_name="retention_purge")
     purged_at = models.DateTimeField(default=timezone.now)
     probe_sha256 = models.CharField(max_length=64)
     candidates_removed = models.PositiveIntegerField(default=0)
 
+    agency_parent = "search"
 
-class ImageReview(models.Model):
+
+class ImageReview(AgencyFromParent):
     """An admin confirmed that the agency still needs this gallery photo (append-only)."""
 
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
     image = models.ForeignKey(GalleryImage, on_delete=models.CASCADE, related_name="reviews")
     reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     reviewed_at = models.DateTimeField(default=timezone.now)
+
+    agency_parent = "image"
+    cross_agency = {CrossAgency.ERASURE: Crossing(Access.WRITE)}  # reviews go with an erased photo
 
     class Meta:
         indexes = [models.Index(fields=["image", "-reviewed_at"], name="image_review_latest_idx")]

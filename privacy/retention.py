@@ -10,7 +10,9 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Agency, User
 from audit.log import record_event
+from billing.usage import release_search_usage
 from core.files import delete_files_after_commit
+from core.tenancy import tenant_transaction
 from privacy.models import ImageReview, RetentionPolicy, SearchPurge
 from search.models import Candidate, GalleryImage, Search, SearchFace
 
@@ -19,11 +21,14 @@ PURGE_BATCH_SIZE = 500
 
 def purge_due_searches(now: datetime | None = None) -> dict[str, int]:
     """Deletes the probes and results of every search older than its agency's retention period.
-    Idempotent: a purged search is marked and never counted again. Returns searches purged per agency code."""
+    Idempotent: a purged search is marked and never counted again. Returns searches purged per agency code.
+    The purge goes through the agencies one by one, each in its own tenant transactions: it never needs to
+    see two agencies at once."""
     now = now or timezone.now()
     purged = {}
     for agency in Agency.objects.order_by("pk"):
-        cutoff = now - timedelta(days=RetentionPolicy.for_agency(agency).probe_retention_days)
+        with tenant_transaction(agency.pk):
+            cutoff = now - timedelta(days=RetentionPolicy.for_agency(agency).probe_retention_days)
         count = purge_agency_searches(agency, cutoff, now)
         if count:
             purged[str(agency.code)] = count
@@ -33,7 +38,7 @@ def purge_due_searches(now: datetime | None = None) -> dict[str, int]:
 def purge_agency_searches(agency: Agency, cutoff: datetime, now: datetime) -> int:
     total = 0
     while True:
-        with transaction.atomic():
+        with tenant_transaction(agency.pk):
             due = list(
                 Search.objects.select_for_update(skip_locked=True)
                 .filter(agency=agency, created__lt=cutoff)
@@ -54,12 +59,12 @@ def _purge_batch(agency: Agency, due: list[Search], cutoff: datetime, now: datet
     ):
         candidates[search_id] += 1
     SearchFace.objects.filter(search_id__in=ids).delete()
-    Search.objects.filter(pk__in=ids, status__in=[Search.Status.PENDING, Search.Status.RUNNING]).update(
-        status=Search.Status.CANCELLED, error=_("Probe deleted under the retention policy."), finished_at=now
-    )
+    unrun = Search.objects.filter(pk__in=ids, status__in=[Search.Status.PENDING, Search.Status.RUNNING])
+    release_search_usage(*unrun.values_list("code", flat=True))  # a search that never ran is not billed
+    unrun.update(status=Search.Status.CANCELLED, error=_("Probe deleted under the retention policy."), finished_at=now)
     Search.objects.filter(pk__in=ids).update(probe="")
     SearchPurge.objects.bulk_create(
-        [SearchPurge(search=search, purged_at=now, probe_sha256=search.probe_sha256,
+        [SearchPurge(agency=agency, search=search, purged_at=now, probe_sha256=search.probe_sha256,
                      candidates_removed=candidates[search.pk]) for search in due]
     )
     record_event("retention.purged", agency=agency, details={

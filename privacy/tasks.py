@@ -3,30 +3,23 @@ from celery import shared_task
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from core.jobs import Job, job_task
 from privacy.models import ErasureRequest
 from privacy.retention import purge_due_searches
-from search.images import ImageRejected
 from search.recognition import detect_faces
-from search.tasks import JOB_OPTIONS, claim, max_attempts, read_file, retry_or_fail
+from search.tasks import read_file
 
 
-@shared_task(**JOB_OPTIONS)
-def detect_erasure_faces(self, erasure_id: int) -> None:
-    erasure = claim(ErasureRequest, erasure_id, status=ErasureRequest.Status.DETECTING)
-    if erasure is None:
-        return
-    if erasure.attempts > max_attempts():
-        record_erasure_detection(erasure.pk, [], _("The worker stopped repeatedly while reading this photo."))
-        return
-    try:
-        detection = detect_faces(read_file(erasure.photo), settings.DETECTION_MAX_SIDE)
-    except ImageRejected as rejected:
-        record_erasure_detection(erasure.pk, [], str(rejected))
-        return
-    except Exception as exc:
-        retry_or_fail(self, erasure, exc, lambda reason: record_erasure_detection(erasure.pk, [], reason))
-        return
-    record_erasure_detection(erasure.pk, detection.faces)
+def fail_detection(job: Job, reason: str) -> None:
+    record_erasure_detection(job.row.pk, [], reason)
+
+
+@job_task("privacy.tasks.detect_erasure_faces", model=ErasureRequest,
+          still_open={"status": ErasureRequest.Status.DETECTING}, fail=fail_detection)
+def detect_erasure_faces(job: Job) -> None:
+    detection = detect_faces(read_file(job.row.photo), settings.DETECTION_MAX_SIDE)
+    with job.transaction():
+        record_erasure_detection(job.row.pk, detection.faces)
 
 
 @shared_task(name="privacy.purge_due_data", acks_late=True, reject_on_worker_lost=True)
@@ -40,5 +33,5 @@ def record_erasure_detection(erasure_id: int, faces: list, error: str = "") -> N
     if not faces and not error:
         error = _("No face was found in the photo.")
     ErasureRequest.objects.filter(pk=erasure_id, status=ErasureRequest.Status.DETECTING).update(
-        status=ErasureRequest.Status.READY, detected_faces=detected, error=error[:500]
+        status=ErasureRequest.Status.READY, detected_faces=detected, error=error[:500], lease_expires_at=None
     )

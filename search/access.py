@@ -12,7 +12,7 @@ def get_gallery_for_user(request, code: UUID, capability: Capability = Capabilit
 
 
 def get_subject_for_user(request, code: UUID, capability: Capability = Capability.VIEW_GALLERIES) -> Subject:
-    return get_scoped(request, Subject.objects.select_related("gallery"), code, capability, "gallery__agency")
+    return get_scoped(request, Subject.objects.select_related("gallery"), code, capability)
 
 
 def get_image_for_user(request, code: UUID, capability: Capability = Capability.VIEW_GALLERIES) -> GalleryImage:
@@ -28,5 +28,4 @@ def get_search_for_user(request, code: UUID, capability: Capability = Capability
 
 
 def get_candidate_for_user(request, code: UUID, capability: Capability = Capability.VIEW_SEARCHES) -> Candidate:
-    return get_scoped(request, Candidate.objects.select_related("search_face__search"), code, capability,
-                      "search_face__search__agency")
+    return get_scoped(request, Candidate.objects.select_related("search_face__search", "agency"), code, capability)

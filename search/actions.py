@@ -1,7 +1,5 @@
 """Changes to galleries, enrollment and searches. Each action owns its transaction and audit event,
 and queues worker jobs only once the transaction has committed."""
-from functools import partial
-
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -12,8 +10,9 @@ from django.utils.translation import gettext as _
 from accounts.models import Agency, User
 from audit.log import record_event
 from billing.gates import ensure_agency_may_enroll, ensure_agency_may_search
-from billing.usage import record_search_usage
+from billing.usage import hold_search_usage, release_search_usage
 from core.files import files_removed_on_failure, generated_name
+from core.jobs import dispatch_on_commit
 from core.refusals import Refused
 from search.enrollment import (
     add_face,
@@ -35,7 +34,7 @@ from search.models import (
 )
 from search.scope import ensure_demo_gallery_loaded, searchable_galleries
 from search.screening import face_screen
-from search.tasks import enroll_batch_item, enroll_image, run_search
+from search.tasks import OPEN_SEARCH, enroll_batch_item, enroll_image, run_search
 from search.validation import Provenance, SearchParameters
 
 
@@ -70,7 +69,7 @@ def do_upload_image(
             details={"subject": subject.reference, "sha256": checked.sha256, "source": provenance.source,
                      "legal_basis": provenance.legal_basis},
         )
-        transaction.on_commit(lambda: enroll_image.delay(image.pk))
+        dispatch_on_commit(enroll_image, image.pk)
     return image
 
 
@@ -115,7 +114,7 @@ def do_start_bulk_enrollment(*, gallery: Gallery, staged: list, actor: User, req
         items = []
         for row in staged:
             item = EnrollmentItem(
-                batch=batch, row_number=row.row_number, filename=row.filename[:300],
+                agency_id=batch.agency_id, batch=batch, row_number=row.row_number, filename=row.filename[:300],
                 subject_reference=row.subject_reference[:100], manifest=row.manifest,
                 outcome=row.outcome or EnrollmentItem.Outcome.QUEUED, message=row.message[:500],
             )
@@ -132,9 +131,9 @@ def do_start_bulk_enrollment(*, gallery: Gallery, staged: list, actor: User, req
         batch.save(update_fields=["processed", "status", "finished_at"])
         record_event("enrollment.batch_started", agency=gallery.agency, actor=actor, request=request,
                      target=batch.code, details={"gallery": str(gallery.code), "rows": len(items)})
-        queued = [item.pk for item in items if item.outcome == EnrollmentItem.Outcome.QUEUED]
-        for pk in queued:
-            transaction.on_commit(partial(enroll_batch_item.delay, pk))
+        for item in items:
+            if item.outcome == EnrollmentItem.Outcome.QUEUED:
+                dispatch_on_commit(enroll_batch_item, item.pk)
     return batch
 
 
@@ -155,8 +154,8 @@ def do_create_search(
         search.probe.save(generated_name(probe.extension), ContentFile(probe.data), save=False)
         written.append(search.probe.name)
         search.save(force_insert=True)
-        search.galleries.set(galleries)
-        record_search_usage(agency_id=agency.pk, search_code=search.code, created=search.created)
+        search.galleries.set(galleries, through_defaults={"agency": agency})
+        hold_search_usage(agency_id=agency.pk, search_code=search.code)
         record_event(
             "search.created", agency=agency, actor=actor, request=request, target=search.code,
             details={
@@ -165,14 +164,17 @@ def do_create_search(
                 "min_similarity": parameters.min_similarity, "max_candidates": max_candidates,
             },
         )
-        transaction.on_commit(lambda: run_search.delay(search.pk))
+        dispatch_on_commit(run_search, search.pk)
     return search
 
 
 def cancel_open_searches_of(user: User) -> int:
-    return Search.objects.filter(
-        created_by=user, status__in=[Search.Status.PENDING, Search.Status.RUNNING]
-    ).update(status=Search.Status.CANCELLED, error=_("Cancelled: the user was suspended."), finished_at=timezone.now())
+    """A cancelled search never runs, so it is not billed."""
+    open_searches = Search.objects.filter(created_by=user, status__in=OPEN_SEARCH)
+    codes = list(open_searches.values_list("code", flat=True))
+    release_search_usage(*codes)
+    return open_searches.update(status=Search.Status.CANCELLED, error=_("Cancelled: the user was suspended."),
+                                finished_at=timezone.now())
 
 
 # Two-person verification of candidates

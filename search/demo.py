@@ -12,6 +12,7 @@ from django.db import transaction
 from accounts.models import Agency
 from audit.log import record_event
 from core.files import files_removed_on_failure
+from core.tenancy import CrossAgency, cross_agency, tenant_transaction
 from search.enrollment import create_gallery_image, duplicate_in_gallery, get_or_create_subject, record_detection
 from search.images import ImageRejected, check_image
 from search.models import DemoGallery, Gallery, LegalBasis
@@ -25,7 +26,9 @@ DEMO_LEGAL_BASIS = "Openly licensed demonstration photo, used only by sales demo
 
 
 def demo_gallery() -> Gallery | None:
-    marker = DemoGallery.objects.select_related("gallery").first()
+    """The built-in demo gallery, read on the demo path (the only rows of another agency a demo may read)."""
+    with cross_agency(CrossAgency.DEMO_GALLERY):
+        marker = DemoGallery.objects.select_related("gallery").first()
     return marker.gallery if marker else None
 
 
@@ -35,10 +38,11 @@ def ensure_demo_gallery() -> Gallery:
         if gallery is not None:
             return gallery
         owner = Agency.objects.create(name=DEMO_CONTENT_AGENCY, kind=Agency.Kind.DEMO, country="ZZ")
-        gallery = Gallery.objects.create(agency=owner, name=DEMO_GALLERY_NAME,
-                                         description="Openly licensed photos that sales demos search.")
-        DemoGallery.objects.create(gallery=gallery)
-        record_event("demo_gallery.created", agency=owner, target=gallery.code)
+        with tenant_transaction(owner.pk):
+            gallery = Gallery.objects.create(agency=owner, name=DEMO_GALLERY_NAME,
+                                             description="Openly licensed photos that sales demos search.")
+            DemoGallery.objects.create(gallery=gallery)
+            record_event("demo_gallery.created", agency=owner, target=gallery.code)
     return gallery
 
 
@@ -50,17 +54,19 @@ def load_demo_gallery(directory: Path, source: str) -> list[tuple[str, str]]:
 
 
 def load_photo(gallery: Gallery, path: Path, source: str) -> str:
+    """Loading is the platform acting for the demo gallery's own agency: its rows, in its transactions."""
     data = path.read_bytes()
     try:
         checked = check_image(data)
-        if duplicate_in_gallery(gallery, checked.sha256) is not None:
-            return "already loaded"
+        with tenant_transaction(gallery.agency_id):
+            if duplicate_in_gallery(gallery, checked.sha256) is not None:
+                return "already loaded"
         detection = detect_faces(data, settings.DETECTION_MAX_SIDE)
     except ImageRejected as rejected:
         return f"skipped: {rejected}"
     provenance = Provenance(source=f"{source}: {path.name}"[:500], legal_basis=LegalBasis.OTHER,
                             legal_basis_other=DEMO_LEGAL_BASIS)
-    with files_removed_on_failure() as written, transaction.atomic():
+    with files_removed_on_failure() as written, tenant_transaction(gallery.agency_id):
         subject = get_or_create_subject(gallery=gallery, reference=path.stem[:100], actor=None)
         image = create_gallery_image(subject=subject, checked=checked, provenance=provenance, actor=None)
         written.append(image.file.name)

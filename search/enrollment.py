@@ -2,6 +2,7 @@
 worker: store the file and its row, then turn a detection into the image's status and searchable faces.
 The callers hold the transaction."""
 from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -22,10 +23,16 @@ def add_subject(*, gallery: Gallery, reference: str, display_name: str = "", not
 
 
 def get_or_create_subject(*, gallery: Gallery, reference: str, actor: User | None, request=None) -> Subject:
+    """The gallery's subject with this reference, created if new. Two uploads naming the same new subject at
+    once both get the one that was created first."""
     subject = Subject.objects.filter(gallery=gallery, reference=reference).first()
     if subject is not None:
         return subject
-    return add_subject(gallery=gallery, reference=reference, actor=actor, request=request)
+    try:
+        with transaction.atomic():  # a savepoint: losing the race leaves the caller's transaction usable
+            return add_subject(gallery=gallery, reference=reference, actor=actor, request=request)
+    except IntegrityError:
+        return Subject.objects.get(gallery=gallery, reference=reference)
 
 
 def duplicate_in_gallery(gallery: Gallery, sha256: str) -> GalleryImage | None:

@@ -23,6 +23,7 @@ import numpy as np
 from django.conf import settings
 from django.db import connection
 
+from core.tenancy import CrossAgency, cross_agency
 from search.models import ENCODING_DIMENSIONS
 
 logger = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ def refresh(agency_id: int) -> AgencyIndex | None:
 
 
 def _count_faces(agency_id: int, after: int, up_to: int) -> int:
-    with connection.cursor() as cursor:
+    with cross_agency(CrossAgency.FACE_INDEX), connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM (SELECT 1 FROM search_face WHERE agency_id = %s AND id > %s LIMIT %s) AS due",
             [agency_id, after, up_to],
@@ -159,9 +160,11 @@ def settled_watermark() -> int | None:
     or never will be; faces above W are the ones search.vector scans exactly. None when they take too
     long. (Transactions of the server's other databases count too: waiting for them is merely safe.)"""
     deadline = time.monotonic() + settings.FACE_INDEX_SETTLE_SECONDS
-    with connection.cursor() as cursor:
+    with cross_agency(CrossAgency.FACE_INDEX), connection.cursor() as cursor:
         cursor.execute("SELECT COALESCE(max(id), 0) FROM search_face")
         watermark = cursor.fetchone()[0]
+    # Outside any transaction from here: one that stayed open while waiting would hold up the others' waits.
+    with connection.cursor() as cursor:
         cursor.execute("SELECT pg_current_xact_id()")  # every transaction begun so far has a lower id
         newest = cursor.fetchone()[0]
         while True:
@@ -176,7 +179,7 @@ def settled_watermark() -> int | None:
 def load_faces(agency_id: int, after: int, up_to: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(face pks, gallery pks, float32 encodings) of the agency's faces with after < id <= up_to."""
     sink = _CopySink()
-    with connection.cursor() as cursor:
+    with cross_agency(CrossAgency.FACE_INDEX), connection.cursor() as cursor:
         query = cursor.mogrify(
             "COPY (SELECT id, gallery_id, encoding FROM search_face WHERE agency_id = %s AND id > %s AND id <= %s) "
             "TO STDOUT WITH (FORMAT binary)",

@@ -7,8 +7,13 @@ from django.utils.translation import gettext_lazy as _
 from pgvector.django import VectorField
 
 from accounts.models import Agency
+from core.models import AgencyFromParent, JobRow
+from core.tenancy import Access, CrossAgency, Crossing
 
 ENCODING_DIMENSIONS = 128
+# Demo agencies may read only the rows of the platform agency that owns the built-in demo gallery.
+DEMO_CONTENT_ONLY = Crossing(Access.READ, only_rows="agency_id = (SELECT search_demo_content_agency_id())")
+
 # Similarity is what people read; the distance is what the index uses. Distance 0.6 shows as 50%.
 SIMILARITY_SCALE = 1.2
 
@@ -44,33 +49,43 @@ class Gallery(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created = models.DateTimeField(default=timezone.now)
 
+    cross_agency = {CrossAgency.DEMO_GALLERY: DEMO_CONTENT_ONLY}
+
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["agency", "name"], name="gallery_name_unique_in_agency")]
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "name"], name="gallery_name_unique_in_agency"),
+            models.UniqueConstraint(fields=["id", "agency"], name="gallery_id_agency"),
+        ]
 
     def __str__(self) -> str:
         return self.name
 
 
-class Subject(models.Model):
+class Subject(AgencyFromParent):
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
     gallery = models.ForeignKey(Gallery, on_delete=models.CASCADE, related_name="subjects")
     reference = models.CharField(_("reference"), max_length=100, help_text=_("Your own id, e.g. a booking number"))
     display_name = models.CharField(_("display name"), max_length=200, blank=True)
     notes = models.TextField(_("notes"), blank=True)
     created = models.DateTimeField(default=timezone.now)
 
+    agency_parent = "gallery"
+    cross_agency = {CrossAgency.DEMO_GALLERY: DEMO_CONTENT_ONLY}
+
     class Meta:
         ordering = ["reference"]
         constraints = [
-            models.UniqueConstraint(fields=["gallery", "reference"], name="subject_reference_unique_in_gallery")
+            models.UniqueConstraint(fields=["gallery", "reference"], name="subject_reference_unique_in_gallery"),
+            models.UniqueConstraint(fields=["id", "agency"], name="subject_id_agency"),
         ]
 
     def __str__(self) -> str:
         return self.reference
 
 
-class GalleryImage(models.Model):
+class GalleryImage(JobRow):
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
         ENROLLED = "enrolled", _("Enrolled")
@@ -92,14 +107,22 @@ class GalleryImage(models.Model):
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     error = models.CharField(max_length=500, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
     # Boxes and encodings of every face found when there are several; the user picks one.
     review_faces = models.JSONField(default=list, blank=True)
     created = models.DateTimeField(default=timezone.now)
 
+    cross_agency = {
+        CrossAgency.DEMO_GALLERY: DEMO_CONTENT_ONLY,
+        CrossAgency.ERASURE: Crossing(Access.WRITE),
+        CrossAgency.JOBS: Crossing(Access.READ),
+    }
+
     class Meta:
         ordering = ["-created"]
-        constraints = [models.UniqueConstraint(fields=["gallery", "sha256"], name="image_sha256_unique_in_gallery")]
+        constraints = [
+            models.UniqueConstraint(fields=["gallery", "sha256"], name="image_sha256_unique_in_gallery"),
+            models.UniqueConstraint(fields=["id", "agency"], name="galleryimage_id_agency"),
+        ]
 
 
 class Face(models.Model):
@@ -114,6 +137,12 @@ class Face(models.Model):
     bottom = models.IntegerField()
     left = models.IntegerField()
     encoding = VectorField(dimensions=ENCODING_DIMENSIONS)
+
+    cross_agency = {
+        CrossAgency.DEMO_GALLERY: DEMO_CONTENT_ONLY,
+        CrossAgency.ERASURE: Crossing(Access.WRITE),
+        CrossAgency.FACE_INDEX: Crossing(Access.READ),
+    }
 
     class Meta:
         # No vector index in PostgreSQL: search.faceindex holds the nearest-neighbour index (bench/README.md says why).
@@ -139,19 +168,19 @@ class EnrollmentBatch(models.Model):
     error = models.CharField(max_length=500, blank=True)
     total = models.PositiveIntegerField(default=0)
     processed = models.PositiveIntegerField(default=0)
-    attempts = models.PositiveSmallIntegerField(default=0)
     created = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created"]
+        constraints = [models.UniqueConstraint(fields=["id", "agency"], name="enrollmentbatch_id_agency")]
 
     @property
     def percent(self) -> int:
         return round(100 * self.processed / self.total) if self.total else 100
 
 
-class EnrollmentItem(models.Model):
+class EnrollmentItem(AgencyFromParent, JobRow):
     class Outcome(models.TextChoices):
         QUEUED = "queued", _("Queued")
         ENROLLED = "enrolled", _("Enrolled")
@@ -162,6 +191,7 @@ class EnrollmentItem(models.Model):
         BAD_ROW = "bad_row", _("Bad manifest row")
         FAILED = "failed", _("Failed")
 
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
     batch = models.ForeignKey(EnrollmentBatch, on_delete=models.CASCADE, related_name="items")
     row_number = models.PositiveIntegerField()
     filename = models.CharField(max_length=300)
@@ -169,17 +199,19 @@ class EnrollmentItem(models.Model):
     outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.QUEUED)
     message = models.CharField(max_length=500, blank=True)
     image = models.ForeignKey(GalleryImage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    attempts = models.PositiveSmallIntegerField(default=0)
     # Staged upload and manifest values, consumed by the worker.
     staged_file = models.CharField(max_length=300, blank=True)
     manifest = models.JSONField(default=dict)
+
+    agency_parent = "batch"
+    cross_agency = {CrossAgency.JOBS: Crossing(Access.READ), CrossAgency.ERASURE: Crossing(Access.WRITE)}
 
     class Meta:
         ordering = ["row_number"]
         constraints = [models.UniqueConstraint(fields=["batch", "row_number"], name="item_row_unique_in_batch")]
 
 
-class Search(models.Model):
+class Search(JobRow):
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
         RUNNING = "running", _("Running")
@@ -192,7 +224,7 @@ class Search(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     purpose = models.CharField(_("purpose"), max_length=30, choices=Purpose.choices)
     case_number = models.CharField(_("case number"), max_length=100)
-    galleries = models.ManyToManyField(Gallery, related_name="+")
+    galleries = models.ManyToManyField(Gallery, related_name="+", through="SearchGallery")
     threshold = models.FloatField(_("match threshold (distance)"))
     max_candidates = models.PositiveSmallIntegerField(_("maximum candidates per face"))
     probe = models.FileField(upload_to="probes/%Y/%m/", blank=True)
@@ -201,21 +233,38 @@ class Search(models.Model):
     probe_height = models.PositiveIntegerField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     error = models.CharField(max_length=500, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
     created = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    cross_agency = {CrossAgency.JOBS: Crossing(Access.READ)}
+
     class Meta:
         ordering = ["-created"]
         indexes = [models.Index(fields=["agency", "-created"], name="search_agency_created_idx")]
+        constraints = [models.UniqueConstraint(fields=["id", "agency"], name="search_id_agency")]
 
     @property
     def is_finished(self) -> bool:
         return self.status in {self.Status.DONE, self.Status.FAILED, self.Status.CANCELLED}
 
 
-class SearchFace(models.Model):
+class SearchGallery(AgencyFromParent):
+    """A gallery a search covers. For a demo, the built-in demo gallery, which belongs to another agency."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
+    search = models.ForeignKey(Search, on_delete=models.CASCADE)
+    gallery = models.ForeignKey(Gallery, on_delete=models.CASCADE, related_name="+")
+
+    agency_parent = "search"
+
+    class Meta:
+        db_table = "search_search_galleries"
+        constraints = [models.UniqueConstraint(fields=["search", "gallery"], name="search_gallery_once")]
+
+
+class SearchFace(AgencyFromParent):
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
     search = models.ForeignKey(Search, on_delete=models.CASCADE, related_name="faces")
     index = models.PositiveSmallIntegerField()
     top = models.IntegerField()
@@ -223,19 +272,25 @@ class SearchFace(models.Model):
     bottom = models.IntegerField()
     left = models.IntegerField()
 
+    agency_parent = "search"
+
     class Meta:
         ordering = ["index"]
-        constraints = [models.UniqueConstraint(fields=["search", "index"], name="search_face_index_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["search", "index"], name="search_face_index_unique"),
+            models.UniqueConstraint(fields=["id", "agency"], name="searchface_id_agency"),
+        ]
 
     @property
     def box(self) -> list[int]:
         return [self.top, self.right, self.bottom, self.left]
 
 
-class Candidate(models.Model):
+class Candidate(AgencyFromParent):
     """A ranked lead for one probe face. What was shown is kept even if the gallery face is later deleted."""
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
     search_face = models.ForeignKey(SearchFace, on_delete=models.CASCADE, related_name="candidates")
     rank = models.PositiveSmallIntegerField()
     face = models.ForeignKey(Face, on_delete=models.SET_NULL, null=True, related_name="+")
@@ -247,9 +302,16 @@ class Candidate(models.Model):
     legal_basis = models.CharField(max_length=30, choices=LegalBasis.choices)
     captured_at = models.DateField(null=True, blank=True)
 
+    agency_parent = "search_face"
+    # An erased photo leaves the candidates that showed it, in any agency (a demo's among them), without it.
+    cross_agency = {CrossAgency.ERASURE: Crossing(Access.WRITE)}
+
     class Meta:
         ordering = ["rank"]
-        constraints = [models.UniqueConstraint(fields=["search_face", "rank"], name="candidate_rank_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["search_face", "rank"], name="candidate_rank_unique"),
+            models.UniqueConstraint(fields=["id", "agency"], name="candidate_id_agency"),
+        ]
 
     @property
     def similarity(self) -> float:
@@ -257,18 +319,21 @@ class Candidate(models.Model):
         return distance_to_similarity(self.distance)
 
 
-class CandidateDecision(models.Model):
+class CandidateDecision(AgencyFromParent):
     """One person's independent review of a candidate. Two different confirmations make a verified lead."""
 
     class Decision(models.TextChoices):
         CONFIRMED = "confirmed", _("Confirmed")
         REJECTED = "rejected", _("Rejected")
 
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
     candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="decisions")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     decision = models.CharField(max_length=10, choices=Decision.choices)
     comment = models.TextField(blank=True)
     created = models.DateTimeField(default=timezone.now)
+
+    agency_parent = "candidate"
 
     class Meta:
         ordering = ["created"]

@@ -5,7 +5,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Agency
 from core.refusals import NotAllowed
 from search.demo import demo_gallery
-from search.models import Gallery, Search
+from search.models import Gallery, Search, SearchGallery
 
 
 def searchable_galleries(agency: Agency) -> list[Gallery]:
@@ -22,8 +22,9 @@ def ensure_demo_gallery_loaded(agency: Agency) -> None:
 
 
 def search_scope(search: Search) -> tuple[int, list[int]]:
-    """(owner agency id, gallery ids) for the vector query."""
-    gallery_ids = list(search.galleries.values_list("id", flat=True))
+    """(owner agency id, gallery ids) for the vector query. Read from the search's own rows: a demo's
+    gallery belongs to another agency, whose gallery rows the search's agency cannot see."""
+    gallery_ids = list(SearchGallery.objects.filter(search=search).values_list("gallery_id", flat=True))
     if search.agency.is_demo:
         gallery = demo_gallery()
         if gallery is None:

@@ -3,6 +3,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.db.models import Prefetch, prefetch_related_objects
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -17,6 +18,7 @@ from accounts.roles import Capability
 from audit.log import record_event
 from billing.gates import ensure_agency_may_enroll
 from core.refusals import Refused
+from core.tenancy import CrossAgency, cross_agency
 from core.web import page_of, posted, serve_private_file
 from search import actions, deletion
 from search.access import (
@@ -154,15 +156,19 @@ def image_file(request: HttpRequest, code) -> FileResponse:
 @require_GET
 def candidate_crop(request: HttpRequest, code) -> HttpResponse:
     candidate = get_candidate_for_user(request, code)
-    if candidate.image is None or candidate.face is None:
-        raise Http404
-    face = candidate.face
-    with candidate.image.file.open("rb") as handle:
-        picture = ImageOps.exif_transpose(Image.open(handle))
-        margin = (face.bottom - face.top) // 3
-        box = (max(0, face.left - margin), max(0, face.top - margin),
-               min(picture.width, face.right + margin), min(picture.height, face.bottom + margin))
-        crop = picture.crop(box).convert("RGB")
+    # A demo's candidates come from the built-in demo gallery, which only the demo path may read.
+    reading = cross_agency(CrossAgency.DEMO_GALLERY) if candidate.agency.is_demo else transaction.atomic()
+    with reading:
+        face = candidate.face
+        image_file = candidate.image.file if candidate.image_id else None
+        if face is None or image_file is None:
+            raise Http404
+        with image_file.open("rb") as handle:
+            picture = ImageOps.exif_transpose(Image.open(handle))
+            margin = (face.bottom - face.top) // 3
+            box = (max(0, face.left - margin), max(0, face.top - margin),
+                   min(picture.width, face.right + margin), min(picture.height, face.bottom + margin))
+            crop = picture.crop(box).convert("RGB")
     crop.thumbnail((240, 240))
     buffer = io.BytesIO()
     crop.save(buffer, "JPEG", quality=85)

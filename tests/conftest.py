@@ -1,21 +1,27 @@
-"""Shared fixtures: the three people in two agencies, a real Celery worker on the test database,
-and the real photos in ../shared/faces."""
+"""Shared fixtures: the test database as in production (created and migrated by the owner role, used by
+the application's role under row-level security), the three people in two agencies, a real Celery worker
+on the test database, and the real photos in ../shared/faces."""
 import os
 import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+import psycopg2
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
+from django.db.backends.signals import connection_created
+from django.test import TransactionTestCase
 
 from accounts.models import Agency, ConductAcceptance, Membership, Role, User
 from billing.models import Licence, Plan
 from portal.celery import app as celery_app
+from portal import localservices
 from portal.celery import wait_for_worker
 from tests.mfa import mark_mfa_verified
 
@@ -135,10 +141,6 @@ def wait_for(predicate, timeout: float = 60, interval: float = 0.2):
 
 def superuser_connection():
     """A superuser session on the test database: what a rogue operator could do by hand."""
-    import psycopg2
-
-    from portal import localservices
-
     if "DATABASE_SUPERUSER_URL" in os.environ:
         connection_ = psycopg2.connect(os.environ["DATABASE_SUPERUSER_URL"], dbname=connection.settings_dict["NAME"])
     else:
@@ -148,23 +150,79 @@ def superuser_connection():
     return connection_
 
 
-@pytest.fixture(autouse=True)
-def _empty_the_audit_log_before_flush(request):
-    """Transactional tests end with a TRUNCATE of every table, which the append-only audit tables refuse
-    while they hold rows; a superuser empties them first, as an operator would."""
-    marker = request.node.get_closest_marker("django_db")
-    transactional = "transactional_db" in request.fixturenames or (
-        marker is not None and marker.kwargs.get("transaction"))
-    if not transactional:
-        yield
-        return
-    request.getfixturevalue("transactional_db")
-    yield
-    admin = superuser_connection()
+@contextmanager
+def role_connection(alias: str):
+    """A session of the role behind `alias` on the test database, outside Django's test transaction."""
+    db = connections[alias].settings_dict
+    connection_ = psycopg2.connect(host=db["HOST"], port=db["PORT"] or None, user=db["USER"],
+                                   password=db["PASSWORD"] or None, dbname=connections["default"].settings_dict["NAME"])
+    connection_.autocommit = True
     try:
-        with admin.cursor() as cursor:
-            cursor.execute("DELETE FROM audit_auditevent; DELETE FROM audit_auditcheckpoint; "
-                           "DELETE FROM billing_usagereport; DELETE FROM billing_usagerecord; "
-                           "DELETE FROM billing_licencechange")
+        yield connection_
     finally:
-        admin.close()
+        connection_.close()
+
+
+# The test database is made as in production: the owner role creates and migrates it (and so owns every table,
+# function and trigger); the application's role, which the tests, the test client and the workers use, only
+# connects to it and is bound by row-level security.
+
+TEST_FIXTURES_PATH = "test_fixtures"
+# Tests arrange their data directly through the models, across agencies; in the test database only, a policy
+# lets the test process's own connections do that. Every request (accounts.middleware) and every job
+# (core.jobs) clears this path for its transaction, and the workers never set it, so what the portal does is
+# checked by row-level security as in production. Tests of row-level security itself clear it too.
+TEST_FIXTURES_POLICY = """
+DO $$
+DECLARE tenant_table text;
+BEGIN
+    FOR tenant_table IN SELECT table_name FROM information_schema.columns
+                        WHERE table_schema = current_schema() AND column_name = 'agency_id' LOOP
+        EXECUTE format('CREATE POLICY test_fixtures ON %I USING (app_cross_agency_path() = %L) WITH CHECK '
+                       '(app_cross_agency_path() = %L)', tenant_table, '{path}', '{path}');
+    END LOOP;
+END $$;
+""".format(path=TEST_FIXTURES_PATH)
+KEPT_BY_FLUSH = {"django_migrations", "django_content_type", "auth_permission"}
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_test_environment, django_db_blocker):
+    with django_db_blocker.unblock():
+        owner = connections["owner"]
+        old_name = owner.settings_dict["NAME"]
+        test_name = owner.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+        connections["default"].close()
+        connections["default"].settings_dict["NAME"] = test_name
+        with role_connection("owner") as admin, admin.cursor() as cursor:
+            cursor.execute(TEST_FIXTURES_POLICY)
+    yield
+    with django_db_blocker.unblock():
+        connections.close_all()
+        owner.creation.destroy_test_db(old_name, verbosity=0)
+
+
+def _test_process_fixtures_path(sender, connection, **kwargs) -> None:
+    if connection.alias == "default":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('app.cross_agency_path', %s, false)", [TEST_FIXTURES_PATH])
+
+
+connection_created.connect(_test_process_fixtures_path, dispatch_uid="tests.fixtures_path")
+
+
+def _flush_as_the_owner(self) -> None:
+    """A transactional test ends by emptying every table, which the application's role may not do (it may not
+    truncate, and the ledgers and the audit log are append-only): the owner does, as a migration would."""
+    with role_connection("owner") as admin, admin.cursor() as cursor:
+        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+        tables = [name for (name,) in cursor.fetchall() if name not in KEPT_BY_FLUSH]
+        cursor.execute("TRUNCATE " + ", ".join(f'"{name}"' for name in tables) + " CASCADE")
+
+
+TransactionTestCase._fixture_teardown = _flush_as_the_owner
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests that restart Redis or PostgreSQL on purpose run after all the others."""
+    items.sort(key=lambda item: item.get_closest_marker("faults") is not None)

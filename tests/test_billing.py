@@ -3,19 +3,23 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Invitation, User
+from accounts.models import Agency, ConductAcceptance, Invitation, User
 from audit.models import AuditEvent
 from billing.models import Licence, UsageRecord, UsageReport
-from billing.usage import report_usage
+from billing.usage import record_search_usage, report_usage
+from search.actions import do_create_search
+from search.images import check_image
 from search.models import Gallery, Search, Subject
+from search.validation import SearchParameters
 from tests.concurrency import run_together
-from tests.conftest import client_for, face_bytes
+from tests.conftest import client_for, face_bytes, make_member, wait_for
 from tests.fake_stripe import FAKE_SECRET_KEY, stripe_server  # noqa: F401
 from tests.mfa import enroll_totp
 
@@ -36,6 +40,12 @@ def post_search(client):
 def set_licence(agency, **fields) -> Licence:
     Licence.objects.filter(agency=agency).update(**fields)
     return Licence.objects.select_related("plan").get(agency=agency)
+
+
+def bill_as_run(search: Search) -> None:
+    """What the worker records when a search has run (search.tasks.store_results)."""
+    Search.objects.filter(pk=search.pk).update(status="done")
+    record_search_usage(agency_id=search.agency_id, search_code=search.code, created=search.created)
 
 
 def set_plan(agency, **fields) -> None:
@@ -81,7 +91,8 @@ def test_a_canceled_or_unpaid_licence_is_read_only_yet_results_and_audit_log_sta
     assert new_subject.status_code == 403 and Subject.objects.count() == 1
     api = client.post("/api/v1/searches/", {"probe": probe(), "purpose": "other", "case_number": "C"})
     assert api.status_code == 403 and "read-only" in api.json()["detail"]
-    assert (Search.objects.count(), Gallery.objects.count(), UsageRecord.objects.count()) == (1, 1, 1)
+    # The search was started but has not run: it is not billed yet.
+    assert (Search.objects.count(), Gallery.objects.count(), UsageRecord.objects.count()) == (1, 1, 0)
 
     assert client.get(reverse("search:search_list")).status_code == 200
     assert client.get(reverse("search:search_detail", args=[search.code])).status_code == 200
@@ -105,21 +116,22 @@ def test_at_the_quota_the_next_search_is_refused_and_no_job_is_created(people, c
     UsageRecord.objects.create(agency=people.agency, search_code="00000000-0000-0000-0000-000000000001",
                                created=timezone.now() - timedelta(days=40))  # an earlier period does not count
     assert post_search(client).status_code == 302
-    assert post_search(client).status_code == 302
+    bill_as_run(Search.objects.get())  # one search ran in this period...
+    assert post_search(client).status_code == 302  # ...and one is still queued: both count against the quota
     response = post_search(client)
     assert response.status_code == 403
     assert "used the 2 searches" in response.content.decode()
     api = client.post("/api/v1/searches/", {"probe": probe(), "purpose": "other", "case_number": "C"})
     assert api.status_code == 403
     assert Search.objects.count() == 2
-    assert UsageRecord.objects.filter(agency=people.agency).count() == 3
+    assert UsageRecord.objects.filter(agency=people.agency).count() == 2
 
 
 def test_with_overage_allowed_searching_goes_on_past_the_quota(people, client):
     set_plan(people.agency, monthly_searches=1, overage_allowed=True)
     client = client_for(client, people.investigator)
     assert [post_search(client).status_code for _ in range(3)] == [302, 302, 302]
-    assert UsageRecord.objects.filter(agency=people.agency).count() == 3
+    assert Search.objects.filter(agency=people.agency).count() == 3
 
 
 @pytest.mark.django_db(transaction=True)
@@ -129,18 +141,33 @@ def test_concurrent_searches_cannot_overrun_the_quota(people):
     statuses = run_together(3, lambda: client_for(Client(), people.investigator),
                             lambda http: post_search(http).status_code)
     assert sorted(statuses) == [302, 403, 403]
-    assert Search.objects.count() == 1 and UsageRecord.objects.count() == 1
+    assert Search.objects.count() == 1 and UsageRecord.objects.count() == 0  # billed once it has run
 
 
-def test_a_search_writes_one_usage_row_with_the_search(people, client):
-    post_search(client_for(client, people.investigator))
-    search = Search.objects.get()
+@pytest.mark.django_db(transaction=True)
+def test_a_search_is_billed_once_when_it_has_run_and_never_when_it_failed(people, worker):
+    gallery = Gallery.objects.create(agency=people.agency, name="Bookings")
+    parameters = SearchParameters(min_similarity=50, max_candidates=5)
+
+    def start(case_number: str) -> Search:
+        return do_create_search(agency=people.agency, actor=people.investigator, probe=check_image(face_bytes(
+            "obama2.jpg")), purpose="other", case_number=case_number, galleries=[gallery], parameters=parameters)
+
+    ran = start("RAN")
+    with transaction.atomic():  # the stored probe turns out unreadable when the worker opens it
+        unreadable = start("BROKEN")
+        with default_storage.open(unreadable.probe.name, "wb") as broken:
+            broken.write(b"not an image any more")
+    wait_for(lambda: not Search.objects.filter(status__in=["pending", "running"]).exists())
+    ran.refresh_from_db()
+    unreadable.refresh_from_db()
+    assert ran.status == "done" and unreadable.status == "failed" and unreadable.attempts == 1
     record = UsageRecord.objects.get()
-    assert (record.agency_id, record.search_code, record.created) == (people.agency.pk, search.code, search.created)
+    assert (record.agency_id, record.search_code, record.created) == (people.agency.pk, ran.code, ran.created)
     with pytest.raises(ValueError):
         record.save()
     for statement in ["UPDATE billing_usagerecord SET created = now()", "DELETE FROM billing_usagerecord"]:
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        with pytest.raises(DatabaseError, match="permission denied"), connection.cursor() as cursor:
             cursor.execute(statement)
     assert UsageRecord.objects.get() == record
 
@@ -165,12 +192,14 @@ def test_at_the_seat_limit_the_next_invitation_is_refused(people, client, mailou
 
 
 def test_an_agency_without_a_licence_is_a_trial_with_the_trial_limits(people, client, settings):
-    Licence.objects.filter(agency=people.agency).delete()
+    agency = Agency.objects.create(name="Gamma Police", kind=Agency.Kind.LAW_ENFORCEMENT, country="FR")
+    investigator = make_member("investigator@gamma.test", agency, "investigator")
+    ConductAcceptance.objects.create(user=investigator, agency=agency, version=1)
     settings.BILLING_TRIAL_MONTHLY_SEARCHES = 1
-    client = client_for(client, people.investigator)
+    client = client_for(client, investigator)
     assert post_search(client).status_code == 302
     assert post_search(client).status_code == 403
-    assert Licence.objects.get(agency=people.agency).status == "trialing"
+    assert Licence.objects.get(agency=agency).status == "trialing"
 
 
 # The billing page
@@ -183,6 +212,7 @@ def test_the_billing_page_shows_plan_seats_usage_and_invoices(people, client, st
         "currency": "eur", "status": "paid", "hosted_invoice_url": "https://invoice.stripe.test/in_1",
     }]
     post_search(client_for(client, people.investigator))
+    bill_as_run(Search.objects.get())
     client = client_for(Client(), people.admin)
     page = client.get(reverse("billing:billing")).content.decode()
     assert "Test plan" in page
@@ -266,6 +296,8 @@ def test_usage_reporting_is_idempotent(people, client, stripe_server):
     for _ in range(3):
         post_search(investigator)
     post_search(client_for(Client(), people.outsider))  # Beta has no Stripe customer: nothing to report
+    for search in Search.objects.all():
+        bill_as_run(search)
     stripe_server.fail_next("POST", "/v1/billing/meter_events", times=2)
     assert report_usage() == 0
     assert report_usage() == 3
@@ -278,5 +310,7 @@ def test_usage_reporting_is_idempotent(people, client, stripe_server):
     assert {call.params["event_name"] for call in sent} == {settings.STRIPE_METER_EVENT_NAME}
     assert UsageReport.objects.count() == 3
     post_search(investigator)
+    assert report_usage() == 0  # a search is reported once it has run
+    bill_as_run(Search.objects.filter(status="pending").get())
     assert report_usage() == 1
     assert "billing.report_usage" in {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}

@@ -15,7 +15,7 @@ from accounts.models import Agency, ConductAcceptance, Invitation, Role, User
 from audit.models import AuditEvent
 from billing.demo import do_create_demo
 from billing.gates import LicenceRefused
-from billing.models import DemoAccount, Licence, Plan, UsageRecord
+from billing.models import DemoAccount, Licence, Plan, UsageHold, UsageRecord
 from search import actions
 from search.demo import demo_gallery
 from search.images import check_image
@@ -188,7 +188,8 @@ def test_the_search_cap_holds(sales_user, loaded_demo_gallery, client):
     api = Client(HTTP_AUTHORIZATION=f"Token {key}")
     response = api.post("/api/v1/searches/", {"probe": probe(), "purpose": "other", "case_number": "C"})
     assert response.status_code == 403
-    assert Search.objects.count() == 2 and UsageRecord.objects.count() == 2
+    # Both are still queued: they hold the cap, and are billed only once they have run.
+    assert Search.objects.count() == 2 and UsageHold.objects.count() == 2 and not UsageRecord.objects.exists()
     assert "0 searches left" in client.get(reverse("home")).content.decode()
 
 

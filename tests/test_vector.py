@@ -16,7 +16,7 @@ from search import faceindex
 from search.models import Face, GalleryImage
 from search.vector import nearest_faces
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "owner"])
 THRESHOLD, LIMIT = 0.6, 10
 
 

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.access import load_membership
 from accounts.actions import do_create_api_token
 from accounts.models import User
 
@@ -15,7 +16,7 @@ class Command(BaseCommand):
         user = User.objects.filter(email=email.strip().lower()).first()
         if user is None:
             raise CommandError(f"No user with the e-mail address {email}")
-        membership = getattr(user, "membership", None)
+        membership = load_membership(user)
         if not user.is_active or (membership is not None and not membership.is_active):
             raise CommandError(f"{email} is suspended or inactive")
         _token, key = do_create_api_token(user=user, name=name)

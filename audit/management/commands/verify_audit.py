@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from audit.actions import do_verify_audit
 from audit.log import all_chains
+from core.tenancy import CrossAgency, cross_agency
 
 
 class Command(BaseCommand):
@@ -13,14 +14,16 @@ class Command(BaseCommand):
         parser.add_argument("--agency", type=uuid.UUID, help="the agency's code; default: every chain")
 
     def handle(self, *args, agency: uuid.UUID | None = None, **options) -> None:
-        chains = all_chains()
+        with cross_agency(CrossAgency.AUDIT_VERIFICATION):
+            chains = all_chains()
         if agency is not None:
             if str(agency) not in chains:
                 raise CommandError(f"No audit chain for the agency {agency}")
             chains = [str(agency)]
         failures = 0
         for chain in chains:
-            report = do_verify_audit(chain=chain)
+            with cross_agency(CrossAgency.AUDIT_VERIFICATION):
+                report = do_verify_audit(chain=chain)
             if report.ok:
                 self.stdout.write(f"{chain}: ok, {report.message}")
             else:

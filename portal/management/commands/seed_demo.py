@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.models import Agency, Membership, Role, User
+from core.tenancy import tenant_transaction
 from portal.seed import seed_billing
 
 DEMO_PASSWORD = "demo-portal-2026!"
@@ -40,7 +41,9 @@ class Command(BaseCommand):
                         is_superuser=platform_role == User.PlatformRole.OPERATOR,
                     )
                 if agency_index is not None:
-                    Membership.objects.get_or_create(user=user, defaults={"agency": agencies[agency_index], "role": role})
+                    agency = agencies[agency_index]
+                    with tenant_transaction(agency.pk):
+                        Membership.objects.get_or_create(user=user, defaults={"agency": agency, "role": role})
         seed_billing(agencies, self.stdout)
         self.stdout.write("Demo logins (password for all: %s)" % DEMO_PASSWORD)
         self.stdout.write("  Each account enrolls an authenticator app (TOTP) at its first login.")
