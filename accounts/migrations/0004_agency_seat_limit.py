@@ -4,8 +4,9 @@ from django.db import migrations, models
 def copy_plan_seats(apps, schema_editor):
     Licence = apps.get_model("billing", "Licence")
     Agency = apps.get_model("accounts", "Agency")
-    for agency_id, seats in Licence.objects.exclude(plan=None).values_list("agency_id", "plan__seats"):
-        Agency.objects.filter(pk=agency_id).update(seat_limit=seats)
+    db = schema_editor.connection.alias
+    for agency_id, seats in Licence.objects.using(db).exclude(plan=None).values_list("agency_id", "plan__seats"):
+        Agency.objects.using(db).filter(pk=agency_id).update(seat_limit=seats)
 
 
 class Migration(migrations.Migration):
