@@ -22,7 +22,8 @@ class EmailLoginForm(AuthenticationForm):
 
 class InviteForm(forms.Form):
     email = forms.EmailField(label=_("E-mail"))
-    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+    # The everyday role is the default: the most privileged one (agency admin) is chosen on purpose, never by default.
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.INVESTIGATOR)
 
 
 class RoleForm(forms.Form):

@@ -26,6 +26,13 @@ PASSWORD = "bench-password-not-secret-42"
 FACES_DIR = BASE_DIR.parent / "shared" / "faces"
 
 
+def use_own_database(name: str) -> None:
+    """Points every later bench_environment() (and the servers and workers started with it) at another
+    database of the local server and its own files folder: the screenshots start from a clean seeded demo."""
+    global BENCH_DB, BENCH_VAR_DIR
+    BENCH_DB, BENCH_VAR_DIR = name, BASE_DIR / "var" / name
+
+
 def bench_environment() -> dict:
     """Environment variables that point Django (and any worker or server started from here) at the bench setup."""
     if "BENCH_DATABASE_URL" in os.environ:
@@ -162,10 +169,11 @@ def free_port() -> int:
 
 
 class BenchServer:
-    """gunicorn serving the portal on the bench database, on a free loopback port."""
+    """gunicorn serving the portal on the bench database, on a free loopback port; with static=True, Django's
+    own server instead, which also serves the stylesheets (gunicorn serves them only in production)."""
 
-    def __init__(self, workers: int, threads: int = 1):
-        self.workers, self.threads = workers, threads
+    def __init__(self, workers: int, threads: int = 1, static: bool = False):
+        self.workers, self.threads, self.static = workers, threads, static
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
@@ -177,6 +185,8 @@ class BenchServer:
         BENCH_VAR_DIR.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "gunicorn", "portal.wsgi", "--bind", f"127.0.0.1:{self.port}",
                    "--workers", str(self.workers), "--threads", str(self.threads), "--log-level", "warning"]
+        if self.static:
+            command = [sys.executable, "manage.py", "runserver", "--insecure", "--noreload", f"127.0.0.1:{self.port}"]
         self.process = subprocess.Popen(command, cwd=BASE_DIR, env=dict(os.environ, **bench_environment()),
                                         stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60

@@ -8,10 +8,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.actions import do_invite_user
-from accounts.models import Agency, Role, User
+from accounts.models import Agency, Invitation, Role, User
 from audit.log import record_event
 from billing.models import DemoAccount, UsageHold, UsageRecord
+from core.refusals import Refused
 from core.tenancy import tenant_transaction
+
+MAX_EXTENSION_DAYS = 90
 
 
 def demo_of(agency: Agency) -> DemoAccount | None:
@@ -88,3 +91,66 @@ def demo_refusal(demo: DemoAccount | None, searches_used: int) -> str | None:
     if searches_used >= demo.search_cap:
         return _("This demo has used all of its %(cap)s searches.") % {"cap": demo.search_cap}
     return None
+
+
+# Sales' follow-up of a running demo: more time, an early end, the invitations sent again.
+
+
+def _locked_open_demo(demo: DemoAccount) -> DemoAccount:
+    """The demo's row, locked; a converted demo is a customer now and sales no longer change it."""
+    locked = DemoAccount.objects.select_for_update().select_related("agency").get(pk=demo.pk)
+    if locked.converted_at is not None:
+        raise Refused(_("This demo was converted into a full licence; it can no longer be changed."))
+    return locked
+
+
+def do_extend_demo(*, demo: DemoAccount, days: int, actor: User, request=None) -> DemoAccount:
+    """Gives the demo `days` more days, counted from now if it has already ended (which reopens it)."""
+    if not 1 <= days <= MAX_EXTENSION_DAYS:
+        raise Refused(_("Extend by 1 to %(days)s days.") % {"days": MAX_EXTENSION_DAYS})
+    with tenant_transaction(demo.agency_id):  # sales act for the demo's agency
+        demo = _locked_open_demo(demo)
+        previous = demo.expires_at
+        demo.expires_at = max(previous, timezone.now()) + timedelta(days=days)
+        demo.save(update_fields=["expires_at"])
+        record_event("demo.extended", agency=None, actor=actor, request=request, target=demo.agency.code,
+                     details={"days": days, "previous_expiry": previous.isoformat(),
+                              "expires_at": demo.expires_at.isoformat()})
+    return demo
+
+
+def do_end_demo(*, demo: DemoAccount, actor: User, request=None) -> DemoAccount:
+    """Ends the demo now: its users are sent to the "demo ended" page from their next request."""
+    with tenant_transaction(demo.agency_id):  # sales act for the demo's agency
+        demo = _locked_open_demo(demo)
+        if demo.has_ended():
+            raise Refused(_("This demo has already ended."))
+        previous = demo.expires_at
+        demo.expires_at = timezone.now()
+        demo.save(update_fields=["expires_at"])
+        record_event("demo.ended", agency=None, actor=actor, request=request, target=demo.agency.code,
+                     details={"previous_expiry": previous.isoformat()})
+    return demo
+
+
+def pending_invitees(agency: Agency) -> dict[str, str]:
+    """E-mail address -> role of everyone invited to the agency who has not joined yet (expired links included)."""
+    invitations = (Invitation.objects.filter(agency=agency, accepted_at__isnull=True).order_by("created")
+                   .exclude(email__in=User.objects.values("email")))
+    return {invitation.email: invitation.role for invitation in invitations}
+
+
+def do_resend_demo_invitations(*, demo: DemoAccount, actor: User, request=None) -> list[str]:
+    """New links for the demo's invitees who have not joined: the old links stop working."""
+    with tenant_transaction(demo.agency_id):  # sales act for the demo's agency
+        demo = _locked_open_demo(demo)
+        if demo.has_ended():
+            raise Refused(_("This demo has ended: extend it before sending the invitations again."))
+        invitees = pending_invitees(demo.agency)
+        if not invitees:
+            raise Refused(_("Everyone invited to this demo has already joined."))
+        for email, role in invitees.items():
+            do_invite_user(agency=demo.agency, email=email, role=role, invited_by=actor, request=request)
+        record_event("demo.invitations_resent", agency=None, actor=actor, request=request, target=demo.agency.code,
+                     details={"users": sorted(invitees)})
+    return sorted(invitees)

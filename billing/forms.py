@@ -5,12 +5,17 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import NewAgencyFields
 from accounts.models import Agency, User
+from billing.demo import MAX_EXTENSION_DAYS
 from billing.models import Plan
 
 
 class PlanForm(forms.Form):
     plan = forms.ModelChoiceField(label=_("Plan"), queryset=Plan.objects.filter(offered=True), to_field_name="code",
                                   widget=forms.RadioSelect, empty_label=None)
+
+
+class DemoExtendForm(forms.Form):
+    days = forms.IntegerField(label=_("Days to add"), min_value=1, max_value=MAX_EXTENSION_DAYS, initial=7)
 
 
 class DemoForm(NewAgencyFields):

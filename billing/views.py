@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -17,11 +17,19 @@ from accounts.models import User
 from accounts.roles import Capability, role_can
 from accounts.seats import seats_of, seats_used
 from billing import actions, stripe_api, webhooks
-from billing.demo import demo_has_ended, demo_of, demo_status, do_create_demo
-from billing.forms import DemoForm, PlanForm
+from billing.demo import (
+    demo_has_ended,
+    demo_of,
+    demo_status,
+    do_create_demo,
+    do_end_demo,
+    do_extend_demo,
+    do_resend_demo_invitations,
+)
+from billing.forms import DemoExtendForm, DemoForm, PlanForm
 from billing.licences import current_licence, grace_ends_at, is_read_only, limits_of, period_start, searches_this_period
 from billing.models import DemoAccount, UsageHold, UsageRecord
-from core.refusals import Refusal
+from core.refusals import Refusal, Refused
 from core.tenancy import CrossAgency, cross_agency
 from core.web import page_of
 
@@ -137,6 +145,12 @@ def demo_ended(request: HttpRequest) -> HttpResponse:
     return render(request, "billing/demo_ended.html", context, status=403)
 
 
+def _sales_page(request: HttpRequest, form: DemoForm, status: int = 200) -> HttpResponse:
+    with cross_agency(CrossAgency.PLATFORM_STAFF):
+        context = {"form": form, "page": page_of(request, demo_counts(), 50), "extend_form": DemoExtendForm()}
+        return render(request, "billing/sales.html", context, status=status)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def sales(request: HttpRequest) -> HttpResponse:
@@ -150,11 +164,58 @@ def sales(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Demo %(name)s created; invitations sent.") % {"name": demo.agency.name})
             return redirect("billing:sales")
+    return _sales_page(request, form, status=400 if form.errors else 200)
+
+
+def _demo_for_sales(request: HttpRequest, code) -> DemoAccount:
+    """A demo, by its agency's code, for sales and operators only (404 for anyone else, as the Sales page)."""
+    require_platform_role(request, User.PlatformRole.SALES, User.PlatformRole.OPERATOR)
     with cross_agency(CrossAgency.PLATFORM_STAFF):
-        page = page_of(request, demo_counts(), 50)
-        response = render(request, "billing/sales.html", {"form": form, "page": page},
-                          status=400 if form.errors else 200)
-    return response
+        demo = DemoAccount.objects.select_related("agency").filter(agency__code=code).first()
+    if demo is None:
+        raise Http404
+    return demo
+
+
+def _demo_action(request: HttpRequest, action, success: str) -> HttpResponse:
+    """Runs a sales action on a demo: back to the Sales page with its result, or the page again with the refusal."""
+    try:
+        action()
+    except Refused as refused:
+        messages.error(request, str(refused))
+        return _sales_page(request, DemoForm(), status=400)
+    messages.success(request, success)
+    return redirect("billing:sales")
+
+
+@login_required
+@require_POST
+def demo_extend(request: HttpRequest, code) -> HttpResponse:
+    demo = _demo_for_sales(request, code)
+    form = DemoExtendForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors.get("days", [_("Enter a number of days.")])))
+        return _sales_page(request, DemoForm(), status=400)
+    days = form.cleaned_data["days"]
+    return _demo_action(
+        request, lambda: do_extend_demo(demo=demo, days=days, actor=request.user, request=request),
+        _("Demo %(name)s extended by %(days)s days.") % {"name": demo.agency.name, "days": days})
+
+
+@login_required
+@require_POST
+def demo_end(request: HttpRequest, code) -> HttpResponse:
+    demo = _demo_for_sales(request, code)
+    return _demo_action(request, lambda: do_end_demo(demo=demo, actor=request.user, request=request),
+                        _("Demo %(name)s ended.") % {"name": demo.agency.name})
+
+
+@login_required
+@require_POST
+def demo_resend(request: HttpRequest, code) -> HttpResponse:
+    demo = _demo_for_sales(request, code)
+    return _demo_action(request, lambda: do_resend_demo_invitations(demo=demo, actor=request.user, request=request),
+                        _("Invitations of %(name)s sent again.") % {"name": demo.agency.name})
 
 
 def demo_counts():

@@ -5,7 +5,7 @@ import statistics
 import zoneinfo
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.core.cache import cache
 from django.utils import timezone
@@ -19,11 +19,50 @@ FLAG_WINDOW_DAYS = 30
 
 
 @dataclass(frozen=True)
+class FlaggedSearch:
+    code: str
+    case_number: str
+    created: datetime
+
+
+LABELS = {
+    "volume": _("Unusual daily volume"),
+    "hours": _("Outside working hours"),
+    "repeated_probe": _("Same probe searched repeatedly"),
+    "case_number": _("Case number does not match the agency's pattern"),
+}
+DETAILS = {
+    "volume": _("%(email)s: %(count)s searches on %(day)s"),
+    "hours": _("%(count)s searches outside %(start)s:00–%(end)s:00"),
+    "repeated_probe": _("The same probe photo was searched %(count)s times"),
+    "case_number": _("Case numbers: %(numbers)s"),
+}
+
+
+@dataclass(frozen=True)
 class Flag:
+    """What was found, not how it reads: the label and detail are put into words when shown, in the reader's
+    language, so a flag cached while someone read in English still reads in French for the next reader."""
+
     kind: str
-    label: str
-    detail: str
-    search_codes: tuple[str, ...]
+    params: dict
+    searches: tuple[FlaggedSearch, ...]
+
+    @property
+    def label(self) -> str:
+        return str(LABELS[self.kind])
+
+    @property
+    def detail(self) -> str:
+        return str(DETAILS[self.kind]) % self.params
+
+    @property
+    def search_codes(self) -> tuple[str, ...]:
+        return tuple(search.code for search in self.searches)
+
+
+def _flagged(searches: list[Search]) -> tuple[FlaggedSearch, ...]:
+    return tuple(FlaggedSearch(str(s.code), s.case_number, s.created) for s in sorted(searches, key=lambda s: s.created))
 
 
 FLAGS_CACHE_SECONDS = 60
@@ -31,7 +70,7 @@ FLAGS_CACHE_SECONDS = 60
 
 def cached_abuse_flags(agency: Agency) -> list[Flag]:
     """The flags read a month of searches: pages reuse them for a minute instead of recomputing per view."""
-    return cache.get_or_set(f"abuse-flags:{agency.code}", lambda: abuse_flags(agency), FLAGS_CACHE_SECONDS)
+    return cache.get_or_set(f"abuse-flags:v2:{agency.code}", lambda: abuse_flags(agency), FLAGS_CACHE_SECONDS)
 
 
 def abuse_flags(agency: Agency, now=None) -> list[Flag]:
@@ -58,9 +97,8 @@ def _volume_flags(searches: list[Search]) -> list[Flag]:
         over_own = len(group) > 3 * max(own_median, 1)
         over_agency = agency_p95 is not None and len(group) > agency_p95
         if over_own or over_agency:
-            flags.append(Flag("volume", str(_("Unusual daily volume")),
-                              f"{email}: {len(group)} searches on {day:%Y-%m-%d}",
-                              tuple(str(s.code) for s in group)))
+            flags.append(Flag("volume", {"email": email, "count": len(group), "day": f"{day:%Y-%m-%d}"},
+                              _flagged(group)))
     return flags
 
 
@@ -70,16 +108,14 @@ def _hours_flags(agency: Agency, searches: list[Search]) -> list[Flag]:
                if not agency.working_hours_start <= s.created.astimezone(zone).hour < agency.working_hours_end]
     if not outside:
         return []
-    detail = str(_("%(count)s searches outside %(start)s:00–%(end)s:00")) % {
-        "count": len(outside), "start": agency.working_hours_start, "end": agency.working_hours_end}
-    return [Flag("hours", str(_("Outside working hours")), detail, tuple(str(s.code) for s in outside))]
+    params = {"count": len(outside), "start": agency.working_hours_start, "end": agency.working_hours_end}
+    return [Flag("hours", params, _flagged(outside))]
 
 
 def _repeated_probe_flags(searches: list[Search]) -> list[Flag]:
     counts = Counter(s.probe_sha256 for s in searches)
     return [
-        Flag("repeated_probe", str(_("Same probe searched repeatedly")), f"{sha[:12]}… × {count}",
-             tuple(str(s.code) for s in searches if s.probe_sha256 == sha))
+        Flag("repeated_probe", {"count": count}, _flagged([s for s in searches if s.probe_sha256 == sha]))
         for sha, count in counts.items() if count >= REPEATED_PROBE_MIN
     ]
 
@@ -91,13 +127,12 @@ def _case_number_flags(agency: Agency, searches: list[Search]) -> list[Flag]:
     bad = [s for s in searches if not pattern.fullmatch(s.case_number)]
     if not bad:
         return []
-    return [Flag("case_number", str(_("Case number does not match the agency's pattern")),
-                 ", ".join(sorted({s.case_number for s in bad}))[:300], tuple(str(s.code) for s in bad))]
+    return [Flag("case_number", {"numbers": ", ".join(sorted({s.case_number for s in bad}))[:300]}, _flagged(bad))]
 
 
-def flags_by_search(flags: list[Flag]) -> dict[str, list[str]]:
-    labels: dict[str, list[str]] = defaultdict(list)
+def flags_by_search(flags: list[Flag]) -> dict[str, list[Flag]]:
+    found: dict[str, list[Flag]] = defaultdict(list)
     for flag in flags:
         for code in flag.search_codes:
-            labels[code].append(flag.label)
-    return labels
+            found[code].append(flag)
+    return found

@@ -20,7 +20,7 @@ from oversight.flags import cached_abuse_flags, flags_by_search
 from oversight.forms import OversightSettingsForm
 from oversight.searchlog import SearchLogFilter, counts_by_purpose, daily_counts_by_user, search_log_csv
 from search.access import get_search_for_user
-from search.models import Search
+from search.models import Search, with_face_found
 
 
 def _filtered_log(request: HttpRequest, agency: Agency) -> tuple[SearchLogFilter, object]:
@@ -43,21 +43,23 @@ def audit_dashboard(request: HttpRequest) -> HttpResponse:
     membership = require_capability(request, Capability.AUDIT)
     agency = membership.agency
     form, searches = _filtered_log(request, agency)
-    page = page_of(request, searches)
+    page = page_of(request, with_face_found(searches))
     flags = cached_abuse_flags(agency)
-    labels = flags_by_search(flags)
+    flagged = flags_by_search(flags)
     for search in page:
-        search.flag_labels = labels.get(str(search.code), [])
+        search.flags = flagged.get(str(search.code), [])
     query = request.GET.copy()
     query.pop("page", None)
     record_event("audit.viewed", agency=agency, actor=request.user, request=request, details=_filter_details(form))
+    purposes = counts_by_purpose(agency)
     context = {
         "form": form,
         "page": page,
         "query": query.urlencode(),
         "flags": flags,
         "daily_chart": charts.stacked_daily_bars(daily_counts_by_user(agency), 30, timezone.now().date()),
-        "purpose_chart": charts.horizontal_bars(counts_by_purpose(agency)),
+        "purpose_chart": charts.horizontal_bars(purposes),
+        "searches_30_days": sum(count for _purpose, count in purposes),
         "verification": AuditVerification.objects.filter(chain=str(agency.code)).first(),
     }
     return render(request, "oversight/audit_dashboard.html", context)
@@ -84,9 +86,10 @@ def audit_events(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("event", "").strip()
     if kind:
         events = events.filter(event=kind)
-    page = page_of(request, events, 50)
+    # Recorded before the page is cut, or this very event would push the page's oldest row out of sight.
     record_event("audit.viewed", agency=membership.agency, actor=request.user, request=request,
                  details={"page": "events", "event": kind})
+    page = page_of(request, events, 50)
     return render(request, "oversight/audit_events.html",
                   {"page": page, "event": kind, "query": f"event={kind}" if kind else ""})
 

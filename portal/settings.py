@@ -100,6 +100,7 @@ TEMPLATES = [
         },
     },
 ]
+FORM_RENDERER = "portal.forms.PortalFormRenderer"  # the design system's markup for every form
 
 
 def _database_from_url(url: str) -> dict:

@@ -1,13 +1,17 @@
+from datetime import timedelta
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from accounts.access import current_membership, require_platform_role
 from accounts.models import Agency, User
 from accounts.roles import Capability, role_can
 from core.tenancy import CrossAgency, cross_agency
-from search.models import Gallery, Search
+from search.models import Search, with_face_found
+from search.scope import searchable_galleries, searchable_photo_count
 
 
 @login_required
@@ -22,9 +26,12 @@ def home(request: HttpRequest) -> HttpResponse:
     searches = Search.objects.filter(agency=agency)
     if not role_can(membership.role, Capability.AUDIT):
         searches = searches.filter(created_by=request.user)
+    galleries = searchable_galleries(agency)  # a demo's searches run on the built-in demo gallery
     context = {
-        "gallery_count": Gallery.objects.filter(agency=agency).count(),
-        "recent_searches": searches.select_related("created_by")[:10],
+        "gallery_count": len(galleries),
+        "photo_count": searchable_photo_count(agency),
+        "recent_searches": with_face_found(searches.select_related("created_by"))[:10],
+        "searches_30_days": searches.filter(created__gte=timezone.now() - timedelta(days=30)).count(),
         "member_count": agency.memberships.count(),
     }
     return render(request, "portal/dashboard.html", context)

@@ -19,6 +19,7 @@ from privacy.models import ErasureRequest
 from privacy.ratelimit import take_erasure_slot
 
 logger = logging.getLogger(__name__)
+KEPT_FIELDS = ("full_name", "email", "phone", "statement")
 # The public opt-out page
 
 
@@ -28,8 +29,9 @@ def erasure_request(request: HttpRequest) -> HttpResponse:
         return render(request, "privacy/erasure_request.html", {"form": ErasureRequestForm()})
     if not take_erasure_slot(request):
         refusal = _("Too many requests from your network. Please try again in an hour.")
-        return render(request, "privacy/erasure_request.html", {"form": ErasureRequestForm(), "refusal": refusal},
-                      status=429)
+        # The form comes back as it was sent (a browser with JavaScript keeps the photo too): a refusal loses nothing.
+        kept = ErasureRequestForm(initial={name: request.POST.get(name, "") for name in KEPT_FIELDS})
+        return render(request, "privacy/erasure_request.html", {"form": kept, "refusal": refusal}, status=429)
     form = ErasureRequestForm(request.POST, request.FILES)
     if form.filled_by_a_robot:
         logger.info("Erasure form honeypot filled from %s", client_ip(request))

@@ -180,16 +180,31 @@ def cancel_open_searches_of(user: User) -> int:
 # Two-person verification of candidates
 
 
+def already_reviewed() -> Refused:
+    return Refused(_("You have already reviewed this candidate; a second review must come from someone else."))
+
+
 def do_decide_candidate(*, candidate: Candidate, user: User, decision: str, comment: str, request=None) -> None:
     with transaction.atomic():
         Candidate.objects.select_for_update().get(pk=candidate.pk)
         if CandidateDecision.objects.filter(candidate=candidate, user=user).exists():
-            raise Refused(_("You have already reviewed this candidate; a second review must come from "
-                                    "someone else."))
+            raise already_reviewed()
         CandidateDecision.objects.create(candidate=candidate, user=user, decision=decision, comment=comment)
         search = candidate.search_face.search
         record_event(f"candidate.{decision}", agency=search.agency, actor=user, request=request,
                      target=candidate.code, details={"search": str(search.code), "comment": comment[:500]})
+
+
+def do_decide_photo(*, candidates: list[Candidate], user: User, decision: str, comment: str, request=None) -> int:
+    """One review of a gallery photo that a search found in several galleries, recorded on each of its
+    candidates the reviewer has not decided yet, all or nothing. Returns how many were recorded."""
+    with transaction.atomic():
+        undecided = [c for c in candidates if not CandidateDecision.objects.filter(candidate=c, user=user).exists()]
+        if not undecided:
+            raise already_reviewed()
+        for candidate in undecided:
+            do_decide_candidate(candidate=candidate, user=user, decision=decision, comment=comment, request=request)
+    return len(undecided)
 
 
 def do_export_search(*, search: Search, actor: User, request=None) -> None:

@@ -263,6 +263,11 @@ class SearchGallery(AgencyFromParent):
         constraints = [models.UniqueConstraint(fields=["search", "gallery"], name="search_gallery_once")]
 
 
+def with_face_found(searches: models.QuerySet) -> models.QuerySet:
+    """Each search marked with whether its probe showed a face, so a list says "No face found", not "Done"."""
+    return searches.annotate(face_found=models.Exists(SearchFace.objects.filter(search=models.OuterRef("pk"))))
+
+
 class SearchFace(AgencyFromParent):
     agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
     search = models.ForeignKey(Search, on_delete=models.CASCADE, related_name="faces")
@@ -295,6 +300,7 @@ class Candidate(AgencyFromParent):
     rank = models.PositiveSmallIntegerField()
     face = models.ForeignKey(Face, on_delete=models.SET_NULL, null=True, related_name="+")
     image = models.ForeignKey(GalleryImage, on_delete=models.SET_NULL, null=True, related_name="+")
+    image_sha256 = models.CharField(max_length=64, blank=True)  # one photo in several galleries is one lead
     distance = models.FloatField()
     subject_reference = models.CharField(max_length=100)
     gallery_name = models.CharField(max_length=200)
@@ -312,6 +318,11 @@ class Candidate(AgencyFromParent):
             models.UniqueConstraint(fields=["search_face", "rank"], name="candidate_rank_unique"),
             models.UniqueConstraint(fields=["id", "agency"], name="candidate_id_agency"),
         ]
+
+    def save(self, *args, **kwargs) -> None:
+        if self.image_id and not self.image_sha256:
+            self.image_sha256 = self.image.sha256
+        super().save(*args, **kwargs)
 
     @property
     def similarity(self) -> float:

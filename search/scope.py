@@ -4,8 +4,9 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Agency
 from core.refusals import NotAllowed
+from core.tenancy import CrossAgency, cross_agency
 from search.demo import demo_gallery
-from search.models import Gallery, Search, SearchGallery
+from search.models import Gallery, GalleryImage, Search, SearchGallery
 
 
 def searchable_galleries(agency: Agency) -> list[Gallery]:
@@ -31,3 +32,20 @@ def search_scope(search: Search) -> tuple[int, list[int]]:
             return search.agency_id, []
         return gallery.agency_id, [gallery.id] if gallery.id in gallery_ids else []
     return search.agency_id, gallery_ids
+
+
+def galleries_of(search: Search) -> list[Gallery]:
+    """The galleries a search covered, for showing them: a demo's is the built-in one, read on its path."""
+    if search.agency.is_demo:
+        gallery = demo_gallery()
+        return [gallery] if gallery else []
+    return list(search.galleries.all())
+
+
+def searchable_photo_count(agency: Agency) -> int:
+    """Enrolled photos in what the agency's searches cover (for a demo, the built-in gallery's, on its path)."""
+    photos = GalleryImage.objects.filter(gallery__in=searchable_galleries(agency), status=GalleryImage.Status.ENROLLED)
+    if agency.is_demo:
+        with cross_agency(CrossAgency.DEMO_GALLERY):
+            return photos.count()
+    return photos.count()

@@ -194,6 +194,6 @@ def candidate_from_match(search_face: SearchFace, rank: int, face) -> Candidate:
     image = face.image
     return Candidate(
         agency_id=search_face.agency_id, search_face=search_face, rank=rank, face=face, image=image,
-        distance=face.distance, subject_reference=image.subject.reference, gallery_name=face.gallery.name,
+        image_sha256=image.sha256, distance=face.distance, subject_reference=image.subject.reference, gallery_name=face.gallery.name,
         source=image.source, legal_basis=image.legal_basis, captured_at=image.captured_at,
     )

@@ -4,7 +4,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.db.models import Prefetch, prefetch_related_objects
+from django.db.models import Count, Prefetch, prefetch_related_objects
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -39,17 +39,24 @@ from search.forms import (
     SearchForm,
     SubjectForm,
 )
-from search.models import Candidate, Face, Gallery, Search
-from search.review import review_for
+from search.models import Candidate, EnrollmentItem, Face, Gallery, Search, with_face_found
+from search.review import PhotoCard, photo_cards, photo_group, review_for
+from search.scope import galleries_of, searchable_photo_count
 from search.serializers import SearchSerializer
+
+CROP_SIDE = 240  # pixels: a face crop for the review screen
 
 
 @login_required
 @require_GET
 def gallery_list(request: HttpRequest) -> HttpResponse:
     membership = require_capability(request, Capability.VIEW_GALLERIES)
-    galleries = Gallery.objects.filter(agency=membership.agency)
-    return render(request, "search/gallery_list.html", {"page": page_of(request, galleries)})
+    agency = membership.agency
+    galleries = Gallery.objects.filter(agency=agency).annotate(photo_count=Count("images")).order_by("name")
+    context = {"page": page_of(request, galleries)}
+    if agency.is_demo:  # a demo has no gallery of its own: its searches run on the built-in one
+        context["demo_photos"] = searchable_photo_count(agency)
+    return render(request, "search/gallery_list.html", context)
 
 
 @login_required
@@ -152,29 +159,48 @@ def image_file(request: HttpRequest, code) -> FileResponse:
     return serve_private_file(get_image_for_user(request, code).file)
 
 
-@login_required
-@require_GET
-def candidate_crop(request: HttpRequest, code) -> HttpResponse:
-    candidate = get_candidate_for_user(request, code)
-    # A demo's candidates come from the built-in demo gallery, which only the demo path may read.
-    reading = cross_agency(CrossAgency.DEMO_GALLERY) if candidate.agency.is_demo else transaction.atomic()
-    with reading:
-        face = candidate.face
-        image_file = candidate.image.file if candidate.image_id else None
-        if face is None or image_file is None:
-            raise Http404
-        with image_file.open("rb") as handle:
-            picture = ImageOps.exif_transpose(Image.open(handle))
-            margin = (face.bottom - face.top) // 3
-            box = (max(0, face.left - margin), max(0, face.top - margin),
-                   min(picture.width, face.right + margin), min(picture.height, face.bottom + margin))
-            crop = picture.crop(box).convert("RGB")
-    crop.thumbnail((240, 240))
+def face_crop_response(field, box: list[int]) -> HttpResponse:
+    """A small JPEG of one face ([top, right, bottom, left] in the stored photo's pixels) with a margin."""
+    if not field:
+        raise Http404
+    top, right, bottom, left = box
+    try:
+        handle = field.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    with handle:
+        picture = ImageOps.exif_transpose(Image.open(handle))
+        margin = (bottom - top) // 3
+        crop = picture.crop((max(0, left - margin), max(0, top - margin), min(picture.width, right + margin),
+                             min(picture.height, bottom + margin))).convert("RGB")
+    crop.thumbnail((CROP_SIDE, CROP_SIDE))
     buffer = io.BytesIO()
     crop.save(buffer, "JPEG", quality=85)
     response = HttpResponse(buffer.getvalue(), content_type="image/jpeg")
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@login_required
+@require_GET
+def candidate_crop(request: HttpRequest, code) -> HttpResponse:
+    candidate = get_candidate_for_user(request, code)
+    # A demo's candidates come from the built-in demo gallery, which only the demo path may read.
+    with cross_agency(CrossAgency.DEMO_GALLERY) if candidate.agency.is_demo else transaction.atomic():
+        if candidate.image is None or candidate.face is None:
+            raise Http404
+        return face_crop_response(candidate.image.file, candidate.face.box)
+
+
+@login_required
+@require_GET
+def probe_face_crop(request: HttpRequest, code, index: int) -> HttpResponse:
+    """One face of the probe, to compare side by side with a candidate."""
+    search = get_search_for_user(request, code)
+    face = search.faces.filter(index=index).first()
+    if face is None:
+        raise Http404
+    return face_crop_response(search.probe, face.box)
 
 
 @login_required
@@ -200,7 +226,11 @@ def bulk_upload(request: HttpRequest, code) -> HttpResponse:
 def batch_detail(request: HttpRequest, code) -> HttpResponse:
     batch = get_batch_for_user(request, code)
     template = "search/_batch_progress.html" if request.htmx else "search/batch_detail.html"
-    return render(request, template, {"batch": batch, "items": batch.items.select_related("image")})
+    labels = dict(EnrollmentItem.Outcome.choices)
+    counts = batch.items.values("outcome").annotate(n=Count("id")).order_by("outcome")
+    context = {"batch": batch, "items": batch.items.select_related("image__subject"),
+               "outcomes": [(row["outcome"], labels.get(row["outcome"], row["outcome"]), row["n"]) for row in counts]}
+    return render(request, template, context)
 
 
 @login_required
@@ -224,7 +254,7 @@ def search_new(request: HttpRequest) -> HttpResponse:
 @require_GET
 def search_list(request: HttpRequest) -> HttpResponse:
     membership = require_capability(request, Capability.VIEW_SEARCHES)
-    searches = Search.objects.filter(agency=membership.agency).select_related("created_by")
+    searches = with_face_found(Search.objects.filter(agency=membership.agency).select_related("created_by"))
     mine = request.GET.get("mine") == "1"
     if mine:
         searches = searches.filter(created_by=request.user)
@@ -232,18 +262,24 @@ def search_list(request: HttpRequest) -> HttpResponse:
                   {"page": page_of(request, searches), "mine": mine, "query": "mine=1" if mine else ""})
 
 
+def _result_faces(search: Search, viewer_id: int) -> list:
+    """The probe's faces, each with its candidates folded into one card per gallery photo."""
+    candidates = Prefetch("candidates", Candidate.objects.select_related("image").prefetch_related("decisions"))
+    faces = list(search.faces.prefetch_related(candidates))
+    for face in faces:
+        face.cards = photo_cards(face.candidates.all(), viewer_id)
+    return faces
+
+
 @login_required
 @require_GET
 def search_detail(request: HttpRequest, code) -> HttpResponse:
     search = get_search_for_user(request, code)
-    faces = list(search.faces.prefetch_related("candidates__decisions"))
-    for face in faces:
-        for candidate in face.candidates.all():
-            candidate.review = review_for(candidate, request.user.pk)
-    context = {"search": search, "faces": faces}
+    context = {"search": search, "faces": _result_faces(search, request.user.pk)}
     if request.htmx:
         return render(request, "search/_search_results.html", context)
     record_event("search.viewed", agency=search.agency, actor=request.user, request=request, target=search.code)
+    context["galleries"] = galleries_of(search)
     return render(request, "search/search_detail.html", context)
 
 
@@ -261,19 +297,28 @@ def search_export(request: HttpRequest, code) -> HttpResponse:
 @login_required
 @require_POST
 def candidate_decide(request: HttpRequest, code) -> HttpResponse:
+    """A review of a candidate's gallery photo. From the review screen (htmx) the answer is the card's review
+    block with the result, swapped in place; without JavaScript, the result page again with a message."""
     candidate = get_candidate_for_user(request, code, Capability.VERIFY)
     form = DecisionForm(request.POST)
     search = candidate.search_face.search
+    group = photo_group(candidate)
+    outcome, status = None, 400
     if not form.is_valid():
-        messages.error(request, _("Choose confirm or reject."))
+        outcome = messages.ERROR, _("Choose confirm or reject.")
     else:
         try:
-            actions.do_decide_candidate(candidate=candidate, user=request.user, request=request,
-                                        decision=form.cleaned_data["decision"], comment=form.cleaned_data["comment"])
+            actions.do_decide_photo(candidates=group, user=request.user, request=request,
+                                    decision=form.cleaned_data["decision"], comment=form.cleaned_data["comment"])
         except Refused as refused:
-            messages.error(request, str(refused))
+            outcome = messages.ERROR, str(refused)
         else:
-            messages.success(request, _("Your review is recorded."))
+            outcome, status = (messages.SUCCESS, _("Your review is recorded.")), 200
+    if request.htmx:
+        card = PhotoCard(lead=group[0], candidates=group, review=review_for(group[0], request.user.pk))
+        context = {"card": card, "search": search, "result": {"ok": status == 200, "text": outcome[1]}, "oob": True}
+        return render(request, "search/_candidate_review.html", context, status=status)
+    messages.add_message(request, *outcome)
     return redirect(f"{reverse('search:search_detail', args=[search.code])}#candidate-{candidate.code}")
 
 
