@@ -25,8 +25,10 @@ apt_install() {
     echo "Please install: $* (no apt-get on this machine)" >&2; return 1
   fi
   echo "==> Installing $* through apt"
-  [ -n "$apt_updated" ] || { as_root apt-get update -qq; apt_updated=1; }
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  # Another apt run (a second checkout installing the same packages) holds the lock for a while: wait for it.
+  local wait_for_lock="-o DPkg::Lock::Timeout=600"
+  [ -n "$apt_updated" ] || { as_root apt-get $wait_for_lock update -qq; apt_updated=1; }
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get $wait_for_lock install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
 if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null; then apt_install redis-server; fi
