@@ -33,6 +33,8 @@ apt_install() {
 
 if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null; then apt_install redis-server; fi
 if [ "$mode" = test ] && [ ! -x /usr/bin/chromium ]; then apt_install chromium; fi
+# WeasyPrint (disclosure reports) draws text with Pango.
+if ! ldconfig -p | grep -q 'libpango-1.0'; then apt_install libpango-1.0-0 libpangoft2-1.0-0; fi
 
 if [ ! -x .venv/bin/python ]; then
   echo "==> Creating .venv"

@@ -61,12 +61,27 @@ def do_create_agency(*, name: str, kind: str, country: str, actor: User, approva
 def do_update_tenant_policy(*, countries: list[str], kinds: list[str], actor: User, request=None) -> TenantPolicy:
     with transaction.atomic():
         policy = TenantPolicy.objects.select_for_update().order_by("pk").first() or TenantPolicy()
-        previous = {"countries": policy.allowed_countries, "kinds": policy.allowed_kinds}
+        in_force = policy if policy.pk else TenantPolicy.current()  # before the first change: the defaults
+        previous = {"countries": in_force.allowed_countries, "kinds": in_force.allowed_kinds}
         policy.allowed_countries = sorted(set(countries))
         policy.allowed_kinds = [kind for kind in ONBOARDING_KINDS if kind in kinds]
         policy.updated, policy.updated_by = timezone.now(), actor
         policy.save()
-        record_event("tenant_policy.updated", agency=None, actor=actor, request=request,
-                     details={"from": previous, "to": {"countries": policy.allowed_countries,
-                                                      "kinds": policy.allowed_kinds}})
+        change = {"from": previous, "to": {"countries": policy.allowed_countries, "kinds": policy.allowed_kinds}}
+        record_event("tenant_policy.updated", agency=None, actor=actor, request=request, details=change)
+        _record_in_affected_agencies(previous, policy, change, actor=actor, request=request)
     return policy
+
+
+def _record_in_affected_agencies(previous: dict, policy: TenantPolicy, change: dict, *, actor: User, request) -> None:
+    """An agency whose kind or country the change admits or no longer admits finds the change in its own log."""
+    def admitted(countries, kinds, agency) -> bool:
+        return agency.country in countries and agency.kind in kinds
+
+    for agency in Agency.objects.exclude(kind=Agency.Kind.DEMO):
+        before = admitted(previous["countries"], previous["kinds"], agency)
+        after = admitted(policy.allowed_countries, policy.allowed_kinds, agency)
+        if before != after:
+            with tenant_transaction(agency.pk):
+                record_event("tenant_policy.updated", agency=agency, actor=actor, request=request,
+                             details={**change, "agency_admitted": after})

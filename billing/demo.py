@@ -113,7 +113,7 @@ def do_extend_demo(*, demo: DemoAccount, days: int, actor: User, request=None) -
         previous = demo.expires_at
         demo.expires_at = max(previous, timezone.now()) + timedelta(days=days)
         demo.save(update_fields=["expires_at"])
-        record_event("demo.extended", agency=None, actor=actor, request=request, target=demo.agency.code,
+        record_event("demo.extended", agency=demo.agency, actor=actor, request=request, target=demo.agency.code,
                      details={"days": days, "previous_expiry": previous.isoformat(),
                               "expires_at": demo.expires_at.isoformat()})
     return demo
@@ -128,7 +128,7 @@ def do_end_demo(*, demo: DemoAccount, actor: User, request=None) -> DemoAccount:
         previous = demo.expires_at
         demo.expires_at = timezone.now()
         demo.save(update_fields=["expires_at"])
-        record_event("demo.ended", agency=None, actor=actor, request=request, target=demo.agency.code,
+        record_event("demo.ended", agency=demo.agency, actor=actor, request=request, target=demo.agency.code,
                      details={"previous_expiry": previous.isoformat()})
     return demo
 

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Agency
+from audit.log import record_event
 from billing.models import Licence, LicenceChange, Plan, UsageHold, UsageRecord
 
 SEARCHING_STATUSES = {Licence.Status.TRIALING, Licence.Status.ACTIVE}
@@ -129,4 +130,8 @@ def set_subscription_state(licence: Licence, subscription: dict, *, event_at: da
     if changed:
         LicenceChange.objects.create(licence=licence, status=status, plan=plan, stripe_subscription_id=subscription["id"],
                                      stripe_event_id=event_id, reason="stripe.subscription")
+        # No person acted: Stripe did, and the event id says which of its events.
+        record_event("licence.changed", agency=licence.agency, target=subscription["id"],
+                     details={"status": status, "plan": plan.name, "stripe_event": event_id,
+                              "reason": "stripe.subscription"})
     return replaced

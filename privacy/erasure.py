@@ -96,6 +96,12 @@ def do_approve_erasure(*, erasure: ErasureRequest, face_indexes: list[int], acto
     return total
 
 
+def do_view_erasure_photo(*, erasure: ErasureRequest, actor: User, request=None) -> None:
+    """The requester's photo belongs to no agency: an operator's look at it is in the platform's log."""
+    record_event("erasure.photo_viewed", agency=None, actor=actor, request=request, target=erasure.code,
+                 details={"photo_sha256": erasure.photo_sha256})
+
+
 def do_reject_erasure(*, erasure: ErasureRequest, reason: str, actor: User, request=None) -> None:
     with transaction.atomic():
         erasure = ErasureRequest.objects.select_for_update().get(pk=erasure.pk)

@@ -96,7 +96,10 @@ def erasure_detail(request: HttpRequest, code) -> HttpResponse:
 @login_required
 @require_GET
 def erasure_photo(request: HttpRequest, code) -> FileResponse:
-    return serve_private_file(_erasure_for_operator(request, code).photo)
+    erasure = _erasure_for_operator(request, code)
+    response = serve_private_file(erasure.photo)
+    erasure_actions.do_view_erasure_photo(erasure=erasure, actor=request.user, request=request)
+    return response
 
 
 @login_required

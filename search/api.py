@@ -14,7 +14,7 @@ from accounts.access import require_capability
 from accounts.actions import has_accepted_current_conduct
 from accounts.roles import Capability
 from core.refusals import Refused
-from search import actions
+from search import actions, reads
 from search.access import get_gallery_for_user, get_image_for_user, get_search_for_user
 from search.models import Candidate, Gallery, Search
 from search.serializers import (
@@ -98,4 +98,5 @@ def searches(request: Request) -> Response:
 def search_detail(request: Request, code: str) -> Response:
     search = get_search_for_user(request, code)
     prefetch_related_objects([search], Prefetch("faces__candidates", Candidate.objects.select_related("image")))
+    reads.do_view_search(search=search, actor=request.user, via=reads.Via.API, request=request)
     return Response(SearchSerializer(search).data)

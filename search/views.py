@@ -15,12 +15,11 @@ from PIL import Image, ImageOps
 from accounts.access import require_capability
 from accounts.actions import has_accepted_current_conduct
 from accounts.roles import Capability
-from audit.log import record_event
 from billing.gates import ensure_agency_may_enroll
 from core.refusals import Refused
 from core.tenancy import CrossAgency, cross_agency
 from core.web import page_of, posted, serve_private_file
-from search import actions, deletion
+from search import actions, deletion, reads
 from search.access import (
     get_batch_for_user,
     get_candidate_for_user,
@@ -156,7 +155,10 @@ def image_pick_face(request: HttpRequest, code) -> HttpResponse:
 @login_required
 @require_GET
 def image_file(request: HttpRequest, code) -> FileResponse:
-    return serve_private_file(get_image_for_user(request, code).file)
+    image = get_image_for_user(request, code)
+    response = serve_private_file(image.file)
+    reads.do_view_gallery_image(image=image, actor=request.user, request=request)
+    return response
 
 
 def face_crop_response(field, box: list[int]) -> HttpResponse:
@@ -189,7 +191,9 @@ def candidate_crop(request: HttpRequest, code) -> HttpResponse:
     with cross_agency(CrossAgency.DEMO_GALLERY) if candidate.agency.is_demo else transaction.atomic():
         if candidate.image is None or candidate.face is None:
             raise Http404
-        return face_crop_response(candidate.image.file, candidate.face.box)
+        response = face_crop_response(candidate.image.file, candidate.face.box)
+    reads.do_view_candidate_crop(candidate=candidate, actor=request.user, request=request)
+    return response
 
 
 @login_required
@@ -200,7 +204,9 @@ def probe_face_crop(request: HttpRequest, code, index: int) -> HttpResponse:
     face = search.faces.filter(index=index).first()
     if face is None:
         raise Http404
-    return face_crop_response(search.probe, face.box)
+    response = face_crop_response(search.probe, face.box)
+    reads.do_view_probe_face(search=search, index=index, actor=request.user, request=request)
+    return response
 
 
 @login_required
@@ -275,10 +281,15 @@ def _result_faces(search: Search, viewer_id: int) -> list:
 @require_GET
 def search_detail(request: HttpRequest, code) -> HttpResponse:
     search = get_search_for_user(request, code)
-    context = {"search": search, "faces": _result_faces(search, request.user.pk)}
+    faces = _result_faces(search, request.user.pk)
+    context = {"search": search, "faces": faces}
     if request.htmx:
+        # A poll of a running search shows no result yet; the one that first shows them is a read.
+        if faces:
+            reads.do_view_search(search=search, actor=request.user, via=reads.Via.PARTIAL, faces=faces,
+                                 request=request)
         return render(request, "search/_search_results.html", context)
-    record_event("search.viewed", agency=search.agency, actor=request.user, request=request, target=search.code)
+    reads.do_view_search(search=search, actor=request.user, via=reads.Via.PAGE, faces=faces, request=request)
     context["galleries"] = galleries_of(search)
     return render(request, "search/search_detail.html", context)
 
@@ -325,7 +336,10 @@ def candidate_decide(request: HttpRequest, code) -> HttpResponse:
 @login_required
 @require_GET
 def search_probe(request: HttpRequest, code) -> FileResponse:
-    return serve_private_file(get_search_for_user(request, code).probe)
+    search = get_search_for_user(request, code)
+    response = serve_private_file(search.probe)
+    reads.do_view_probe(search=search, actor=request.user, request=request)
+    return response
 
 
 # Deleting what an agency enrolled
