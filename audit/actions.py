@@ -1,12 +1,13 @@
 """Verifying a chain on request, with the verification itself recorded."""
 from django.db import transaction
 
-from audit.log import ChainReport, owner_of_chain, record_event, verify_chain
+from audit.log import ChainReport, owner_of_chain, record_event
 from audit.models import AuditVerification
+from audit.verify import verify_log
 
 
 def do_verify_audit(*, chain: str, actor=None, request=None) -> ChainReport:
-    report = verify_chain(chain)
+    report = verify_log(chain)
     owner = owner_of_chain(chain)
     with transaction.atomic():
         AuditVerification.objects.create(chain=chain, agency_id=owner.pk if owner else None, ok=report.ok,

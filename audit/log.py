@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
+from audit import merkle
 from audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
 from core.web import client_ip
 
@@ -32,7 +33,7 @@ def canonical_row(event: AuditEvent) -> str:
             "chain": event.chain,
             "seq": event.seq,
             "agency": str(event.agency_code) if event.agency_code else None,
-            "at": _utc_iso(event.at),
+            "at": utc_iso(event.at),
             "actor": str(event.actor_code) if event.actor_code else None,
             "actor_email": event.actor_email,
             "ip": event.actor_ip,
@@ -47,11 +48,16 @@ def canonical_row(event: AuditEvent) -> str:
     )
 
 
+def leaf_of(event) -> bytes:
+    """The event's leaf in its log's Merkle tree (RFC 6962: SHA-256 of 0x00 and the canonical row)."""
+    return merkle.leaf_hash(canonical_row(event).encode())
+
+
 def compute_hash(prev_hash: str, event: AuditEvent) -> str:
     return hashlib.sha256((prev_hash + canonical_row(event)).encode()).hexdigest()
 
 
-def _utc_iso(moment: datetime) -> str:
+def utc_iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
@@ -88,10 +94,12 @@ def record_event(
             prev_hash=head_hash,
         )
         row.hash = compute_hash(head_hash, row)
+        row.leaf_hash = leaf_of(row).hex()
         cursor.execute(
-            "SELECT audit_append(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s)",
+            "SELECT audit_append(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s)",
             [row.chain, row.seq, row.agency_id, row.agency_code, row.at, row.actor_code, row.actor_email,
-             row.actor_ip, row.event, row.target, row.outcome, json.dumps(row.details), row.prev_hash, row.hash],
+             row.actor_ip, row.event, row.target, row.outcome, json.dumps(row.details), row.prev_hash, row.hash,
+             row.leaf_hash],
         )
         row.pk = cursor.fetchone()[0]
     row._state.adding = False
@@ -138,7 +146,7 @@ def _row_problem(row: AuditEvent, expected_seq: int, prev_hash: str) -> tuple[in
         return expected_seq, f"event {expected_seq} is missing (deleted or renumbered)"
     if row.prev_hash != prev_hash:
         return row.seq, f"event {row.seq} does not follow event {row.seq - 1} (reordered or replaced)"
-    if compute_hash(row.prev_hash, row) != row.hash:
+    if compute_hash(row.prev_hash, row) != row.hash or leaf_of(row).hex() != row.leaf_hash:
         return row.seq, f"event {row.seq} was edited after it was written"
     return None
 

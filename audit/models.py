@@ -42,6 +42,7 @@ class AuditEvent(models.Model):
     details = models.JSONField(default=dict)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    leaf_hash = models.CharField(max_length=64, default="")  # RFC 6962 leaf of canonical_row: the Merkle tree's
 
     app_privileges = ("SELECT",)
     cross_agency = VERIFIERS_READ
@@ -69,6 +70,26 @@ class AuditCheckpoint(models.Model):
 
     class Meta:
         ordering = ["chain", "seq"]
+
+
+class AuditTreeHead(models.Model):
+    """A signed tree head (audit/heads.py): one log's size and Merkle root, signed with the platform's key.
+    Append-only like the events; a copy of each goes to the external sink (audit/sink.py)."""
+
+    chain = models.CharField(max_length=40)
+    agency_id = models.BigIntegerField(null=True, blank=True)
+    tree_size = models.BigIntegerField()
+    root_hash = models.CharField(max_length=64)
+    signed_at = models.DateTimeField()
+    key_id = models.CharField(max_length=16)
+    signature = models.CharField(max_length=100)
+
+    app_privileges = ("SELECT", "INSERT")
+    cross_agency = VERIFIERS_WRITE
+
+    class Meta:
+        ordering = ["chain", "tree_size"]
+        constraints = [models.UniqueConstraint(fields=["chain", "tree_size"], name="audit_one_head_per_size")]
 
 
 class AuditVerification(models.Model):

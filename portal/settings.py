@@ -238,6 +238,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
     "redrive-jobs": {"task": "core.redrive_jobs", "schedule": env_float("JOB_REDRIVE_EVERY_SECONDS", 15.0)},
     "audit-checkpoints": {"task": "oversight.record_audit_checkpoints", "schedule": 24 * 3600},
+    # Looks every minute; signs a tree head for each log that grew and whose last head is old enough.
+    "audit-tree-heads": {"task": "audit.sign_tree_heads", "schedule": 60},
     "billing-report-usage": {
         "task": "billing.report_usage",
         "schedule": env_int("BILLING_USAGE_REPORT_SECONDS", 900, minimum=60),
@@ -328,6 +330,14 @@ SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 30 * 60, minimum=60)
 SESSION_ABSOLUTE_TIMEOUT = env_int("SESSION_ABSOLUTE_TIMEOUT", 12 * 3600, minimum=300)
 SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Face-search portal")
+# Signed tree heads of the audit log (audit/heads.py): the platform's Ed25519 key (PEM, PKCS#8). Development
+# generates one into var/ on first use; production must set it.
+AUDIT_SIGNING_KEY = env_str("AUDIT_SIGNING_KEY", None if PRODUCTION else "")
+AUDIT_SIGNING_KEY_FILE = VAR_DIR / "audit-signing-key.pem"
+AUDIT_HEAD_INTERVAL_SECONDS = env_int("AUDIT_HEAD_INTERVAL_SECONDS", 300, minimum=1)
+# Where every signed head is also written, outside the database: a class with write(head) and heads(log).
+AUDIT_HEAD_SINK = env_str("AUDIT_HEAD_SINK", "audit.sink.DirectorySink")
+AUDIT_HEAD_SINK_DIR = Path(env_str("AUDIT_HEAD_SINK_DIR", str(VAR_DIR / "audit-heads")))
 CELERY_BEAT_SCHEDULE["privacy-retention-purge"] = {
     "task": "privacy.purge_due_data",
     "schedule": crontab(hour=env_int("RETENTION_PURGE_HOUR", 3, minimum=0), minute=15),

@@ -7,6 +7,7 @@ from portal import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("platform/", views.platform_home, name="platform_home"),
+    path(".well-known/audit-public-key", views.audit_public_key, name="audit_public_key"),
     path("", include("accounts.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("", include("search.urls")),

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 from accounts.access import current_membership, require_platform_role
 from accounts.models import Agency, User
 from accounts.roles import Capability, role_can
+from audit.heads import public_key_pem
 from core.tenancy import CrossAgency, cross_agency
 from search.models import Search, with_face_found
 from search.scope import searchable_galleries, searchable_photo_count
@@ -46,3 +47,9 @@ def platform_home(request: HttpRequest) -> HttpResponse:
     with cross_agency(CrossAgency.PLATFORM_STAFF):
         demos = list(Agency.objects.filter(kind=Agency.Kind.DEMO, demo__isnull=False).order_by("name"))
     return render(request, "portal/platform_home.html", {"agencies": agencies, "demos": demos})
+
+
+@require_GET
+def audit_public_key(request: HttpRequest) -> HttpResponse:
+    """The key that signs every audit log's tree heads: anyone may check a head or a receipt with it."""
+    return HttpResponse(public_key_pem(), content_type="text/plain; charset=utf-8")

@@ -54,7 +54,7 @@ FACE_BEARING = {
 
 NOT_FACE_BEARING = {
     "home": "a landing page", "platform_home": "platform counts, never probes or results",
-    "set_language": "a language switch", "api_schema": "the API's description", "api_docs": "the API's docs page",
+    "set_language": "a language switch", "audit_public_key": "the platform's public verification key", "api_schema": "the API's description", "api_docs": "the API's docs page",
     "api_galleries": "gallery names and counts", "api_gallery_images": "an upload (POST) answering a job id",
     "api_image_detail": "a photo's metadata and status, not its file", "api_searches": "search summaries, no results",
     "search:gallery_list": "gallery names", "search:gallery_create": "a form", "search:gallery_detail": "subjects",

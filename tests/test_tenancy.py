@@ -198,6 +198,8 @@ REFUSED_TO_THE_APPLICATION = [
     "TRUNCATE audit_auditevent",
     "UPDATE audit_auditchainhead SET seq = 0",
     "DELETE FROM audit_auditcheckpoint",
+    "UPDATE audit_audittreehead SET root_hash = ''",
+    "DELETE FROM audit_audittreehead",
     "INSERT INTO audit_auditevent (chain, seq, at, event, target, outcome, details, prev_hash, hash, actor_email) "
     "VALUES ('x', 1, now(), 'e', '', 'ok', '{}', '', '', '')",
     "UPDATE billing_usagerecord SET created = now()",
