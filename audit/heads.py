@@ -16,8 +16,8 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from audit import merkle
-from audit.log import utc_iso
+from audit import merkle, receipt
+from audit.log import canonical_row, utc_iso
 from audit.models import AuditChainHead, AuditEvent, AuditTreeHead
 from audit.sink import head_sink
 from audit.treehead import TreeHead, public_pem
@@ -109,3 +109,12 @@ def sign_due_heads(now=None) -> list[str]:
                 sign_head(chain)
             signed.append(chain)
     return signed
+
+
+def receipt_for(event: AuditEvent) -> dict:
+    """The receipt of one event: a head that covers it (signed now if none does yet) and the proof to it."""
+    head = (AuditTreeHead.objects.filter(chain=event.chain, tree_size__gte=event.seq).order_by("tree_size").first()
+            or sign_head(event.chain))
+    leaves = stored_leaves(event.chain, head.tree_size)
+    return receipt.build(canonical_row(event), event.seq - 1, merkle.inclusion_proof(leaves, event.seq - 1),
+                         as_tree_head(head))

@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from accounts.models import User
+from audit.heads import receipt_for
 from audit.log import record_event
 from audit.models import AuditEvent
 from search.models import Candidate, GalleryImage, Search
@@ -68,3 +69,12 @@ def do_view_candidate_crop(*, candidate: Candidate, actor: User, request=None) -
     if not _covered_by_result_page(search, actor, "candidates", str(candidate.code)):
         record_event("search.crop_viewed", agency=search.agency, actor=actor, request=request, target=search.code,
                      details={"candidate": str(candidate.code), "subject": candidate.subject_reference})
+
+
+def do_download_receipt(*, search: Search, actor: User, request=None) -> dict:
+    """The receipt of the search's `search.created` event; the download is itself recorded."""
+    created = AuditEvent.objects.get(chain=str(search.agency.code), event="search.created", target=str(search.code))
+    proof = receipt_for(created)
+    record_event("search.receipt_downloaded", agency=search.agency, actor=actor, request=request, target=search.code,
+                 details={"tree_size": proof["tree_head"]["tree_size"]})
+    return proof

@@ -24,6 +24,7 @@ urlpatterns = [
     path("searches/<uuid:code>/", views.search_detail, name="search_detail"),
     path("searches/<uuid:code>/probe/", views.search_probe, name="search_probe"),
     path("searches/<uuid:code>/export/", views.search_export, name="search_export"),
+    path("searches/<uuid:code>/receipt/", views.search_receipt, name="search_receipt"),
     path("searches/<uuid:code>/faces/<int:index>/crop/", views.probe_face_crop, name="probe_face_crop"),
     path("candidates/<uuid:code>/crop/", views.candidate_crop, name="candidate_crop"),
     path("candidates/<uuid:code>/review/", views.candidate_decide, name="candidate_decide"),

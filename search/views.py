@@ -306,6 +306,17 @@ def search_export(request: HttpRequest, code) -> HttpResponse:
 
 
 @login_required
+@require_GET
+def search_receipt(request: HttpRequest, code) -> HttpResponse:
+    """Proof, checkable offline with the platform's public key, that the search is in the agency's audit log."""
+    search = get_search_for_user(request, code)
+    response = JsonResponse(reads.do_download_receipt(search=search, actor=request.user, request=request),
+                            json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="receipt-{search.code}.json"'
+    return response
+
+
+@login_required
 @require_POST
 def candidate_decide(request: HttpRequest, code) -> HttpResponse:
     """A review of a candidate's gallery photo. From the review screen (htmx) the answer is the card's review

@@ -16,6 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, path, reverse
 from django.utils import timezone
 
 from accounts.actions import do_create_api_token
+from audit.log import record_event
 from audit.models import AuditEvent
 from portal.urls import urlpatterns as portal_urlpatterns
 from privacy.models import ErasureRequest
@@ -46,6 +47,7 @@ FACE_BEARING = {
     "search:probe_face_crop": [Read("search", "search.crop_viewed", "search")],
     "search:candidate_crop": [Read("candidate", "search.crop_viewed", "search")],
     "search:search_export": [Read("search", "search.exported", "search")],
+    "search:search_receipt": [Read("search", "search.receipt_downloaded", "search")],
     "search:image_file": [Read("image", "image.viewed", "image")],
     "api_search_detail": [Read("search", "search.viewed", "search", who="api")],
     "oversight:audit_export": [Read(None, "audit.exported")],
@@ -108,6 +110,7 @@ def unclassified(patterns) -> list[str]:
 @pytest.fixture
 def world(people):
     data = agency_data(people.agency, people.investigator, "Alpha")
+    record_event("search.created", agency=people.agency, actor=people.investigator, target=data["search"].code)
     data["erasure"] = ErasureRequest.objects.create(full_name="P", email="p@p.test", statement="s",
                                                     photo_sha256="f" * 64)
     data["erasure"].photo.save("erasure.jpg", data["image"].file.open("rb"), save=True)
