@@ -11,4 +11,6 @@ urlpatterns = [
     path("audit/verify/", views.audit_verify, name="audit_verify"),
     path("audit/settings/", views.oversight_settings, name="oversight_settings"),
     path("audit/searches/<uuid:code>/", views.search_panel, name="search_panel"),
+    path("audit/searches/<uuid:code>/disclosure.pdf", views.disclosure_search, name="disclosure_search"),
+    path("audit/disclosure/case.pdf", views.disclosure_case, name="disclosure_case"),
 ]

@@ -2,7 +2,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -16,6 +16,7 @@ from audit.log import record_event
 from audit.models import AuditEvent, AuditVerification
 from core.web import page_of, posted
 from oversight import actions, charts
+from oversight.disclosure import READ_EVENTS, do_export_disclosure, reads_of
 from oversight.flags import cached_abuse_flags, flags_by_search
 from oversight.forms import OversightSettingsForm
 from oversight.searchlog import SearchLogFilter, counts_by_purpose, daily_counts_by_user, search_log_csv
@@ -129,13 +130,51 @@ def search_panel(request: HttpRequest, code) -> HttpResponse:
     membership = require_capability(request, Capability.AUDIT)
     search = get_search_for_user(request, code, Capability.AUDIT)
     chain = AuditEvent.objects.filter(chain=str(membership.agency.code))
-    reads = chain.filter(target=str(search.code), event__in=["search.viewed", "search.exported"])
+    reads = reads_of(chain, search)
     history = chain.filter(Q(target=str(search.code)) | Q(event="retention.purged",
                                                           details__search_codes__contains=[str(search.code)]))
     context = {
         "search": search,
         "flags": flags_by_search(cached_abuse_flags(search.agency)).get(str(search.code), []),
         "access_log": reads.order_by("-seq")[:50],
-        "events": history.exclude(event__in=["search.viewed", "search.exported"]).order_by("seq"),
+        "events": history.exclude(event__in=READ_EVENTS).order_by("seq"),
     }
     return render(request, "oversight/_search_panel.html", context)
+
+
+MAX_DISCLOSED_SEARCHES = 100
+
+
+def _pdf(body: bytes, name: str) -> HttpResponse:
+    response = HttpResponse(body, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_GET
+def disclosure_search(request: HttpRequest, code) -> HttpResponse:
+    membership = require_capability(request, Capability.AUDIT)
+    search = get_search_for_user(request, code, Capability.AUDIT)
+    body = do_export_disclosure(agency=membership.agency, searches=[search], actor=request.user, request=request,
+                                title=_("Disclosure report: search %(code)s") % {"code": search.code})
+    return _pdf(body, f"disclosure-{search.code}.pdf")
+
+
+@login_required
+@require_GET
+def disclosure_case(request: HttpRequest) -> HttpResponse:
+    """Every search of one case number (?case_number=), oldest first."""
+    membership = require_capability(request, Capability.AUDIT)
+    case_number = request.GET.get("case_number", "").strip()
+    if not case_number:
+        return HttpResponse(_("Name the case: ?case_number="), status=400, content_type="text/plain; charset=utf-8")
+    searches = list(Search.objects.filter(agency=membership.agency, case_number=case_number)
+                    .select_related("created_by", "agency").order_by("created")[:MAX_DISCLOSED_SEARCHES])
+    if not searches:
+        raise Http404
+    body = do_export_disclosure(agency=membership.agency, searches=searches, actor=request.user, request=request,
+                                case_number=case_number,
+                                title=_("Disclosure report: case %(case)s") % {"case": case_number})
+    return _pdf(body, "disclosure-case.pdf")

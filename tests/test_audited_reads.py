@@ -51,6 +51,8 @@ FACE_BEARING = {
     "search:image_file": [Read("image", "image.viewed", "image")],
     "api_search_detail": [Read("search", "search.viewed", "search", who="api")],
     "oversight:audit_export": [Read(None, "audit.exported")],
+    "oversight:disclosure_case": [Read(None, "disclosure.exported")],
+    "oversight:disclosure_search": [Read("search", "disclosure.exported", "search")],
     "privacy:erasure_photo": [Read("erasure", "erasure.photo_viewed", "erasure", who="operator")],
 }
 
