@@ -50,6 +50,7 @@ class Agency(models.Model):
     case_number_pattern = models.CharField(_("case number pattern (regular expression)"), max_length=200, blank=True)
     code_of_conduct = models.TextField(_("code of conduct"), default=default_code_of_conduct)
     code_of_conduct_version = models.PositiveIntegerField(default=1)
+    transparency_public = models.BooleanField(_("publish the transparency report"), default=False)
     # The seats its plan allows, kept here by billing whenever the licence changes; None until it has a plan.
     seat_limit = models.PositiveIntegerField(null=True, blank=True, editable=False)
 

@@ -45,10 +45,10 @@ def _tree_problem(leaves: list[bytes], heads: list[TreeHead]) -> tuple[int, str]
         if not head.verifies(public_key):
             return first_unproven, f"the tree head of size {head.tree_size} does not carry the platform's signature"
         if head.tree_size > len(leaves):
-            return (len(leaves) + 1, f"events {len(leaves) + 1} to {head.tree_size} are missing: the log is shorter "
+            return len(leaves) + 1, (f"events {len(leaves) + 1} to {head.tree_size} are missing: the log is shorter "
                                      f"than its signed tree head of size {head.tree_size}")
         if roots[head.tree_size].hex() != head.root_hash:
-            return (first_unproven, f"events {first_unproven} to {head.tree_size} no longer hash to the signed tree "
+            return first_unproven, (f"events {first_unproven} to {head.tree_size} no longer hash to the signed tree "
                                     f"head of size {head.tree_size}: the history was rewritten")
         if previous is not None and not merkle.verify_consistency(
                 previous.tree_size, head.tree_size, bytes.fromhex(previous.root_hash), bytes.fromhex(head.root_hash),

@@ -22,6 +22,11 @@ def do_update_oversight_settings(*, agency: Agency, actor: User, request=None, *
                               "code_of_conduct_version": agency.code_of_conduct_version})
 
 
+def do_export_transparency(*, report, actor: User, request=None) -> None:
+    record_event("transparency.exported", agency=report.agency, actor=actor, request=request,
+                 details={"start": report.start.isoformat(), "end": report.end.isoformat()})
+
+
 def do_record_checkpoints() -> int:
     """Records every chain's head and e-mails each agency's to its admins, who keep it outside the database.
     Each agency's chain is read and checkpointed in that agency's transaction; the platform's on its path."""

@@ -78,6 +78,12 @@ def abuse_flags(agency: Agency, now=None) -> list[Flag]:
     since = now - timedelta(days=FLAG_WINDOW_DAYS)
     searches = list(Search.objects.filter(agency=agency, created__gte=since).select_related("created_by")
                     .only("code", "created", "case_number", "probe_sha256", "created_by__email"))
+    return flags_of(agency, searches)
+
+
+def flags_of(agency: Agency, searches: list) -> list[Flag]:
+    """The flags of these searches: anything with code, created, case_number, probe_sha256 and created_by.email
+    (the transparency report passes searches read back from the audit log)."""
     return [*_volume_flags(searches), *_hours_flags(agency, searches), *_repeated_probe_flags(searches),
             *_case_number_flags(agency, searches)]
 

@@ -1,5 +1,6 @@
 import re
 import zoneinfo
+from datetime import date
 
 from django import forms
 from django.utils.translation import gettext as _
@@ -13,6 +14,9 @@ class OversightSettingsForm(forms.Form):
     case_number_pattern = forms.CharField(label=gettext_lazy("Case number pattern (regular expression)"),
                                           max_length=200, required=False)
     code_of_conduct = forms.CharField(label=gettext_lazy("Code of conduct"), widget=forms.Textarea(attrs={"rows": 8}))
+    transparency_public = forms.BooleanField(
+        label=gettext_lazy("Publish the transparency report at a public address"), required=False,
+        help_text=gettext_lazy("Counts only: searches by purpose, outcomes, reviews, suspensions, erasures, purges."))
 
     def clean_timezone(self) -> str:
         value = self.cleaned_data["timezone"].strip()
@@ -34,3 +38,26 @@ class OversightSettingsForm(forms.Form):
         if start is not None and end is not None and start >= end:
             self.add_error("working_hours_end", _("The end must come after the start."))
         return cleaned
+
+
+MAX_PERIOD_DAYS = 3660
+
+
+class PeriodForm(forms.Form):
+    start = forms.DateField(label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and (end < start or (end - start).days > MAX_PERIOD_DAYS):
+            self.add_error("end", _("The end must come after the start, within ten years."))
+        return cleaned
+
+    def period(self) -> tuple[date, date]:
+        """The period asked for; by default this month so far."""
+        today = date.today()
+        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        end = data.get("end") or today
+        start = data.get("start") or min(end, today).replace(day=1)
+        return start, end

@@ -13,4 +13,7 @@ urlpatterns = [
     path("audit/searches/<uuid:code>/", views.search_panel, name="search_panel"),
     path("audit/searches/<uuid:code>/disclosure.pdf", views.disclosure_search, name="disclosure_search"),
     path("audit/disclosure/case.pdf", views.disclosure_case, name="disclosure_case"),
+    path("audit/transparency/", views.transparency, name="transparency"),
+    path("audit/transparency.csv", views.transparency_csv, name="transparency_csv"),
+    path("transparency/<uuid:code>/", views.transparency_public, name="transparency_public"),
 ]

@@ -3,7 +3,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -14,12 +14,14 @@ from accounts.roles import Capability
 from audit.actions import do_verify_audit
 from audit.log import record_event
 from audit.models import AuditEvent, AuditVerification
+from core.tenancy import tenant_transaction
 from core.web import page_of, posted
 from oversight import actions, charts
 from oversight.disclosure import READ_EVENTS, do_export_disclosure, reads_of
 from oversight.flags import cached_abuse_flags, flags_by_search
-from oversight.forms import OversightSettingsForm
+from oversight.forms import OversightSettingsForm, PeriodForm
 from oversight.searchlog import SearchLogFilter, counts_by_purpose, daily_counts_by_user, search_log_csv
+from oversight.transparency import report_csv, transparency_report
 from search.access import get_search_for_user
 from search.models import Search, with_face_found
 
@@ -178,3 +180,44 @@ def disclosure_case(request: HttpRequest) -> HttpResponse:
                                 case_number=case_number,
                                 title=_("Disclosure report: case %(case)s") % {"case": case_number})
     return _pdf(body, "disclosure-case.pdf")
+
+
+def _period_report(request: HttpRequest, agency: Agency):
+    """The report for ?start=&end= (default: this month so far), or the form with its errors."""
+    form = PeriodForm(request.GET or None)
+    if request.GET and not form.is_valid():
+        return form, None
+    start, end = form.period()
+    return form, transparency_report(agency, start, end)
+
+
+@login_required
+@require_GET
+def transparency(request: HttpRequest) -> HttpResponse:
+    membership = require_capability(request, Capability.AUDIT)
+    form, report = _period_report(request, membership.agency)
+    return render(request, "oversight/transparency.html", {"form": form, "report": report, "public": False},
+                  status=400 if report is None else 200)
+
+
+@login_required
+@require_GET
+def transparency_csv(request: HttpRequest) -> HttpResponse:
+    membership = require_capability(request, Capability.AUDIT)
+    form, report = _period_report(request, membership.agency)
+    if report is None:
+        return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain; charset=utf-8")
+    actions.do_export_transparency(report=report, actor=request.user, request=request)
+    response = HttpResponse(report_csv(report), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="transparency-{report.start}-{report.end}.csv"'
+    return response
+
+
+@require_GET
+def transparency_public(request: HttpRequest, code) -> HttpResponse:
+    """The report of an agency that chose to publish it: counts only, for anyone."""
+    agency = get_object_or_404(Agency, code=code, transparency_public=True)
+    with tenant_transaction(agency.pk):  # read the agency's log for this page, whoever asks
+        form, report = _period_report(request, agency)
+    return render(request, "oversight/transparency.html", {"form": form, "report": report, "public": True},
+                  status=400 if report is None else 200)

@@ -53,6 +53,7 @@ FACE_BEARING = {
     "oversight:audit_export": [Read(None, "audit.exported")],
     "oversight:disclosure_case": [Read(None, "disclosure.exported")],
     "oversight:disclosure_search": [Read("search", "disclosure.exported", "search")],
+    "oversight:transparency_csv": [Read(None, "transparency.exported")],
     "privacy:erasure_photo": [Read("erasure", "erasure.photo_viewed", "erasure", who="operator")],
 }
 
@@ -72,6 +73,7 @@ NOT_FACE_BEARING = {
     "oversight:audit_dashboard": "the search log (itself audited as audit.viewed), no results",
     "oversight:audit_events": "the audit log", "oversight:audit_verify": "a verification (POST)",
     "oversight:oversight_settings": "a form",
+    "oversight:transparency": "counts only", "oversight:transparency_public": "counts only, when published",
     "oversight:search_panel": "a search's flags and access log, no candidates",
     "privacy:erasure_request": "the public form", "privacy:erasure_sent": "a thank-you page",
     "privacy:erasure_queue": "requests' names and dates", "privacy:erasure_detail": "links the audited photo",

@@ -320,6 +320,7 @@ OBJECT_OF_ROUTE = [
     ("audit/searches/", "search"),
     ("platform/erasure/", "erasure"),
     ("sales/demos/", "agency"),
+    ("transparency/", "agency"),
     ("galleries/", "gallery"),
     ("subjects/", "subject"),
     ("images/", "image"),
