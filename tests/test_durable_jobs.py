@@ -126,6 +126,22 @@ def wait_until_every_job_ends(jobs: dict, since: float) -> float:
     return elapsed
 
 
+def outcomes(jobs: dict) -> str:
+    """What the closing notes report: how many jobs were submitted and how each ended."""
+    images = GalleryImage.objects.filter(pk__in=jobs["images"])
+    items = EnrollmentItem.objects.filter(batch_id=jobs["batch"])
+    searches = Search.objects.filter(pk__in=jobs["searches"])
+    done = (images.filter(status="enrolled").count() + items.filter(outcome="enrolled").count()
+            + searches.filter(status="done").count())
+    with_a_reason = (images.filter(status="failed").exclude(error="").count()
+                     + items.exclude(outcome__in=["queued", "enrolled"]).exclude(message="").count()
+                     + searches.filter(status="failed").exclude(error="").count())
+    submitted = images.count() + items.count() + searches.count()
+    # Doubles would have failed assert_nothing_lost_or_doubled (one face per image, one completion per search).
+    return (f"{submitted} submitted, {done} done, {with_a_reason} ended with a reason shown, "
+            f"{open_jobs(jobs)} stuck, 0 duplicated")
+
+
 def assert_nothing_lost_or_doubled(people, jobs: dict) -> None:
     for image in GalleryImage.objects.filter(pk__in=jobs["images"]):
         assert image.status in {"enrolled", "failed"} and (image.status == "enrolled" or image.error), image.error
@@ -153,7 +169,7 @@ def test_a_worker_killed_mid_job_strands_nothing(people, fault_worker, kind):
     available = fault_worker.start()
     elapsed = wait_until_every_job_ends(jobs, since=available)
     assert_nothing_lost_or_doubled(people, jobs)
-    print(f"worker killed mid-{kind}: every job final {elapsed:.1f} s after a worker was available again "
+    print(f"worker killed mid-{kind}: {outcomes(jobs)}; every job final {elapsed:.1f} s after a worker was available again "
           f"({time.monotonic() - killed:.1f} s after the kill)")
 
 
@@ -178,7 +194,7 @@ def test_redis_killed_and_back_empty_loses_no_job_and_health_answers_fast(people
     back = time.monotonic()
     elapsed = wait_until_every_job_ends(jobs, since=back)
     assert_nothing_lost_or_doubled(people, jobs)
-    print(f"redis down and back empty: every job final {elapsed:.1f} s after Redis returned")
+    print(f"redis down and back empty: {outcomes(jobs)}; every job final {elapsed:.1f} s after Redis returned")
 
 
 def test_postgresql_restarted_with_jobs_queued_loses_no_job(people, fault_worker, client):
@@ -199,7 +215,7 @@ def test_postgresql_restarted_with_jobs_queued_loses_no_job(people, fault_worker
     connections.close_all()
     elapsed = wait_until_every_job_ends(jobs, since=back)
     assert_nothing_lost_or_doubled(people, jobs)
-    print(f"postgresql restarted: every job final {elapsed:.1f} s after it returned")
+    print(f"postgresql restarted: {outcomes(jobs)}; every job final {elapsed:.1f} s after it returned")
 
 
 def test_a_job_whose_message_never_left_is_sent_by_the_redrive_once(people, monkeypatch):
