@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import structlog
 from celery import current_app, shared_task
 from django.conf import settings
 from django.db import connection, models, transaction
@@ -32,7 +33,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core import queues
+from core import metrics, queues
 from core.refusals import Refused
 from core.tenancy import CrossAgency, cross_agency, tenant_transaction
 
@@ -72,6 +73,7 @@ class Job:
     def fail(self, reason: str) -> None:
         with self.transaction():
             self.kind.fail(self, reason[:500])
+        metrics.JOBS_FAILED.labels(task=self.kind.name).inc()
 
     def release(self) -> None:
         """Gives the lease back, so that a retry may claim the row at once."""
@@ -134,6 +136,7 @@ def claim(kind: JobKind, pk: int) -> Job | None:
         if not claimed:
             return None
         job = Job(kind, kind.model.objects.get(pk=pk), agency_id)
+    structlog.contextvars.bind_contextvars(agency_id=agency_id)
     logger.info("Job %s %s claimed (agency %s, attempt %s)", kind.name, pk, agency_id, job.row.attempts)
     return job
 

@@ -4,12 +4,14 @@ import time
 from pathlib import Path
 
 from celery import Celery
+from django_structlog.celery.steps import DjangoStructLogInitStep
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+app.steps["worker"].add(DjangoStructLogInitStep)  # tasks log with the request id of the request that sent them
 
 
 @app.task(name="portal.ping", ignore_result=False, acks_late=False)
