@@ -71,8 +71,9 @@ def test_a_backup_restores_into_a_fresh_database_and_passes_verify_audit(people,
         assert verified.returncode == 0, verified.stdout + verified.stderr
         assert verified.stdout.count(": ok,") == expected["chains"]
     finally:
-        with superuser_connection() as admin, admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{restored_name}" WITH (FORCE)')
+        admin = superuser_connection()  # autocommit: DROP DATABASE runs outside a transaction
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{restored_name}" WITH (FORCE)')
+        admin.close()
 
 
 def test_a_damaged_backup_is_refused(people, tmp_path):
