@@ -30,6 +30,7 @@ from search.access import (
     get_subject_for_user,
 )
 from search.bulk import BulkRejected, collect_files, read_manifest, stage_rows
+from search.images import to_rgb
 from search.forms import (
     BulkUploadForm,
     DecisionForm,
@@ -172,7 +173,8 @@ def face_crop_response(field, box: list[int]) -> HttpResponse:
         picture = ImageOps.exif_transpose(Image.open(handle))
         margin = (bottom - top) // 3
         crop = picture.crop((max(0, left - margin), max(0, top - margin), min(picture.width, right + margin),
-                             min(picture.height, bottom + margin))).convert("RGB")
+                             min(picture.height, bottom + margin)))
+        crop = to_rgb(crop)
     crop.thumbnail((CROP_SIDE, CROP_SIDE))
     buffer = io.BytesIO()
     crop.save(buffer, "JPEG", quality=85)
