@@ -30,7 +30,6 @@ from search.access import (
     get_subject_for_user,
 )
 from search.bulk import BulkRejected, collect_files, read_manifest, stage_rows
-from search.images import to_rgb
 from search.forms import (
     BulkUploadForm,
     DecisionForm,
@@ -40,6 +39,7 @@ from search.forms import (
     SearchForm,
     SubjectForm,
 )
+from search.images import to_rgb
 from search.models import Candidate, EnrollmentItem, Face, Gallery, Search, with_face_found
 from search.review import PhotoCard, photo_cards, photo_group, review_for
 from search.scope import galleries_of, searchable_photo_count

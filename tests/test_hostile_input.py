@@ -5,22 +5,24 @@ import io
 
 import numpy as np
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import RequestFactory
 from django.urls import reverse
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from billing.models import UsageHold, UsageRecord
+from core.web import client_ip
+from privacy.models import ErasureRequest
+from privacy.ratelimit import erasure_rate_key
 from search import actions
 from search.images import CheckedImage, ImageRejected, check_image, decode_for_detection
 from search.models import Gallery, GalleryImage, Search, Subject
 from search.recognition import detect_faces
 from search.validation import SearchParameters
-from core.web import client_ip
-from privacy.models import ErasureRequest
-from privacy.ratelimit import erasure_rate_key
 from tests.conftest import client_for, face_bytes, wait_for
 from tests.hostile_images import HOSTILE, photo, sixteen_bit_grey, sixteen_bit_rgb
 from tests.privacy_helpers import started_token
