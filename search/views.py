@@ -66,12 +66,16 @@ def gallery_create(request: HttpRequest) -> HttpResponse:
     membership = require_capability(request, Capability.MANAGE_GALLERIES)
     form = GalleryForm(posted(request)[0], agency=membership.agency)
     if request.method == "POST" and form.is_valid():
-        gallery = actions.do_create_gallery(
-            agency=membership.agency, name=form.cleaned_data["name"],
-            description=form.cleaned_data["description"], actor=request.user, request=request,
-        )
-        messages.success(request, _("Gallery created."))
-        return redirect("search:gallery_detail", gallery.code)
+        try:
+            gallery = actions.do_create_gallery(
+                agency=membership.agency, name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"], actor=request.user, request=request,
+            )
+        except Refused as refused:  # another request created the name since the form checked it
+            form.add_error(refused.field, str(refused))
+        else:
+            messages.success(request, _("Gallery created."))
+            return redirect("search:gallery_detail", gallery.code)
     return render(request, "search/gallery_form.html", {"form": form}, status=400 if form.errors else 200)
 
 
