@@ -6,6 +6,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.http import FileResponse, Http404, HttpRequest
+from django.utils.cache import patch_cache_control
 
 PAGE_SIZE = 25
 
@@ -74,3 +75,19 @@ def serve_private_file(field) -> FileResponse:
     response = FileResponse(handle, content_type=content_type)
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+class PrivateResponsesMiddleware:
+    """What a signed-in user or an API client receives is theirs alone (results, probes, crops, exports, JSON):
+    never stored by the browser or a proxy. Answers that set their own Cache-Control keep it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        private = request.path.startswith("/api/") or (user is not None and user.is_authenticated)
+        if private and not response.has_header("Cache-Control"):
+            patch_cache_control(response, private=True, no_store=True)
+        return response

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "csp",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
@@ -68,6 +69,9 @@ MIDDLEWARE = [
     "portal.health.HealthCheckMiddleware",
     "portal.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "core.api.ApiErrorsMiddleware",
+    "core.web.PrivateResponsesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -363,3 +367,19 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # the workers log through LOGGING too
 # Prometheus (portal/metrics.py): /metrics exists only with a token, which the scraper sends as a bearer token.
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 PROMETHEUS_EXPORT_MIGRATIONS = False
+
+# Content-Security-Policy (django-csp): scripts only from the portal's own static files, never inline (templates
+# carry no <script> body and no on* handler: portal/static/portal/portal.js binds behaviour). Inline styles stay
+# allowed for htmx's indicator style; images may be data: URIs (the enrollment QR code).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
