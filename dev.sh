@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# The project's two commands:  ./dev.sh run   (portal, worker, beat and a demo agency)
+# The project's two commands:  ./dev.sh run   (portal, workers, beat and a demo agency)
 #                              ./dev.sh test  (the whole suite)
 # They install what is missing (a .venv, Redis and Chromium through apt), then hand over to portal/devstack.py.
+# ./dev.sh stop stops this checkout's own PostgreSQL and Redis, which the two commands leave running.
+# ./dev.sh backup DIR / ./dev.sh restore DIR: the database (pg_dump custom format) and the private file store.
 set -euo pipefail
 cd "$(dirname "$0")"
 mode="${1:-}"
-case "$mode" in run|test) ;; *) echo "usage: ./dev.sh run | ./dev.sh test [pytest arguments]" >&2; exit 2;; esac
+usage="usage: ./dev.sh run | ./dev.sh test [pytest arguments] | ./dev.sh stop | ./dev.sh backup DIR | ./dev.sh restore DIR"
+case "$mode" in run|test|backup|restore) ;;
+  stop)  # nothing to install to stop what runs; without a .venv nothing was ever started
+    if [ -x .venv/bin/python ]; then exec .venv/bin/python -m portal.devstack stop; fi
+    echo "Nothing to stop: no .venv in this checkout"; exit 0;;
+  *) echo "$usage" >&2; exit 2;;
+esac
 
 PYTHON="${PYTHON:-python3.11}"
 if ! command -v "$PYTHON" >/dev/null; then
@@ -35,6 +43,8 @@ if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null; then apt_ins
 if [ "$mode" = test ] && [ ! -x /usr/bin/chromium ]; then apt_install chromium; fi
 # WeasyPrint (disclosure reports) draws text with Pango.
 if ! ldconfig -p | grep -q 'libpango-1.0'; then apt_install libpango-1.0-0 libpangoft2-1.0-0; fi
+# The production smoke test (tests/test_production.py) puts the portal behind Debian's nginx.
+if [ "$mode" = test ] && [ ! -x /usr/sbin/nginx ]; then apt_install nginx; fi
 
 if [ ! -x .venv/bin/python ]; then
   echo "==> Creating .venv"

@@ -4,6 +4,8 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
+from django.contrib.sessions.models import Session
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -33,8 +35,11 @@ def hash_secret(secret: str) -> str:
 
 def do_invite_user(*, agency: Agency, email: str, role: str, invited_by: User, request=None) -> Invitation:
     email = email.strip().lower()
-    if User.objects.filter(email=email).exists():
-        raise Refused(_("A user with this e-mail address already exists."))
+    # Only a member of this agency is named as such. An address in use elsewhere (another agency, the platform)
+    # is invited like any other, so the answer tells an agency admin nothing about other tenants; accepting
+    # such an invitation is refused to its owner only.
+    if Membership.objects.filter(agency=agency, user__email=email).exists():
+        raise Refused(_("This person is already a member of your agency."))
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
         ensure_seat_available(agency, email)
@@ -156,6 +161,27 @@ def do_revoke_api_token(*, token: ApiToken, actor: User, request=None) -> None:
                 "api_token.revoked", agency=membership.agency if membership else None, actor=actor,
                 request=request, target=token.code, details={"prefix": token.prefix},
             )
+
+
+def end_other_access(user: User, *, keep_session_key: str | None = None) -> dict:
+    """Revokes every API token of the user and ends every session but the one kept: whatever a stolen password or
+    authenticator opened closes with it. Returns the counts, for the audit event of the change that caused it."""
+    revoked = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    ended = 0
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).exclude(session_key=keep_session_key):
+        if session.get_decoded().get(SESSION_KEY) == str(user.pk):
+            session.delete()
+            ended += 1
+    return {"tokens_revoked": revoked, "sessions_ended": ended}
+
+
+def do_password_changed(*, user: User, request=None, keep_session_key: str | None = None) -> None:
+    """After a password change (kept session: the user's own) or a reset (none kept)."""
+    membership = load_membership(user)
+    with transaction.atomic():
+        ended = end_other_access(user, keep_session_key=keep_session_key)
+        record_event("user.password_changed", agency=membership.agency if membership else None, actor=user,
+                     request=request, target=user.code, details=ended)
 
 
 def has_accepted_current_conduct(membership: Membership) -> bool:

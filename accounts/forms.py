@@ -5,7 +5,7 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
-from accounts.lockout import lockout_message
+from accounts.lockout import lockout_message, record_failure
 from accounts.models import Agency, Role, User
 from accounts.onboarding import ONBOARDING_KINDS
 
@@ -117,12 +117,19 @@ class OtpCodeForm(forms.Form):
 class PasswordConfirmForm(forms.Form):
     password = forms.CharField(label=_("Your password"), strip=False, widget=forms.PasswordInput)
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user, request, **kwargs):
         super().__init__(*args, **kwargs)
-        self.user = user
+        self.user, self.request = user, request
+        self.locked_out = False
 
     def clean_password(self) -> str:
+        """Guesses count towards the login's lockout: a session left open is not a free password oracle."""
         password = self.cleaned_data["password"]
+        locked = lockout_message(self.user.email, self.request)
+        if locked:
+            self.locked_out = True
+            raise forms.ValidationError(locked, code="locked_out")
         if not self.user.check_password(password):
+            self.locked_out = record_failure(self.user.email, self.request)
             raise forms.ValidationError(_("The password is not right."))
         return password

@@ -23,6 +23,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import lockout
 from accounts.access import load_membership
+from accounts.actions import end_other_access
 from accounts.models import User
 from audit.log import record_event
 
@@ -159,9 +160,22 @@ def do_replace_authenticator(*, request) -> None:
     user = request.user
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user).delete()
+        # Another session (or a token) could otherwise enroll an authenticator of its own, or go on without one.
+        ended = end_other_access(user, keep_session_key=request.session.session_key)
         record_event("mfa.authenticator_removed", agency=_agency_of(user), actor=user, request=request,
-                     target=user.code)
+                     target=user.code, details=ended)
     request.session.pop(django_otp.DEVICE_ID_SESSION_KEY, None)
+
+
+def do_reset_second_factor(*, user: User, actor: User, request=None) -> None:
+    """Platform staff's only power over someone's second factor: clear it. The user enrolls a new authenticator
+    (and gets new recovery codes) at the next login; staff never see or set a secret."""
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user).delete()
+        StaticDevice.objects.filter(user=user).delete()
+        ended = end_other_access(user)
+        record_event("mfa.reset_by_staff", agency=_agency_of(user), actor=actor, request=request, target=user.code,
+                     details={"email": user.email, **ended})
 
 
 def _complete(request, device) -> None:

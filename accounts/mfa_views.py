@@ -1,5 +1,6 @@
 """The second step of every login, enrollment of the authenticator, and the user's security page."""
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
@@ -62,18 +63,32 @@ def _security_page(request: HttpRequest, form: PasswordConfirmForm, status: int 
     return render(request, "accounts/security.html", context, status=status)
 
 
+def _refused_password(request: HttpRequest) -> HttpResponse | None:
+    """None if the posted password is right; else the answer: the page with the error or, once the failures
+    locked the address out (the login's lockout), the login page with the session ended."""
+    form = PasswordConfirmForm(request.POST, user=request.user, request=request)
+    if form.is_valid():
+        return None
+    if form.locked_out:
+        email = request.user.email
+        logout(request)
+        messages.error(request, lockout.lockout_message(email, request))
+        return redirect("accounts:login")
+    return _security_page(request, form, status=400)
+
+
 @login_required
 @require_GET
 def security(request: HttpRequest) -> HttpResponse:
-    return _security_page(request, PasswordConfirmForm(user=request.user))
+    return _security_page(request, PasswordConfirmForm(user=request.user, request=request))
 
 
 @login_required
 @require_POST
 def recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
-    form = PasswordConfirmForm(request.POST, user=request.user)
-    if not form.is_valid():
-        return _security_page(request, form, status=400)
+    refused = _refused_password(request)
+    if refused is not None:
+        return refused
     codes = mfa.do_regenerate_recovery_codes(request=request)
     return render(request, "accounts/recovery_codes.html", {"codes": codes, "next": ""})
 
@@ -81,9 +96,9 @@ def recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def authenticator_replace(request: HttpRequest) -> HttpResponse:
-    form = PasswordConfirmForm(request.POST, user=request.user)
-    if not form.is_valid():
-        return _security_page(request, form, status=400)
+    refused = _refused_password(request)
+    if refused is not None:
+        return refused
     mfa.do_replace_authenticator(request=request)
     messages.info(request, _("Your authenticator app was removed. Enroll the new one now."))
     return redirect("accounts:mfa_setup")

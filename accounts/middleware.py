@@ -1,3 +1,4 @@
+import structlog
 from django.contrib.auth import logout
 from django.db import transaction
 from django.shortcuts import redirect
@@ -6,6 +7,7 @@ from django.urls import reverse
 from accounts.access import load_membership
 from core.outage import OUTAGE_ERRORS, outage_response
 from core.tenancy import enter_agency, tenant_transaction
+from core.web import client_ip
 
 
 class TenantMiddleware:
@@ -30,6 +32,9 @@ class TenantMiddleware:
         with tenant_transaction(None, user_id=user_id):
             membership = load_membership(request.user) if user_id else None
             request.membership = membership
+            # The request's log lines (and its jobs', through django-structlog) name the client and the agency.
+            structlog.contextvars.bind_contextvars(
+                ip=client_ip(request), agency=str(membership.agency.code) if membership else None)
             if membership is not None and not membership.is_active:
                 logout(request)
                 return redirect(reverse("accounts:suspended"))

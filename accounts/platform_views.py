@@ -2,12 +2,13 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import require_platform_role
 from accounts.forms import AgencyForm, TenantPolicyForm
+from accounts.mfa import do_reset_second_factor
 from accounts.models import TenantPolicy, User
 from accounts.onboarding import do_create_agency, do_update_tenant_policy
 from core.refusals import Refused
@@ -16,6 +17,20 @@ from core.web import posted
 
 def _operator(request: HttpRequest) -> User:
     return require_platform_role(request, User.PlatformRole.OPERATOR)
+
+
+@login_required
+@require_POST
+def reset_second_factor(request: HttpRequest, code) -> HttpResponse:
+    """A person who lost their authenticator and recovery codes: the operator clears the factor (audited) and the
+    person enrolls a new one at their next login."""
+    operator = _operator(request)
+    user = get_object_or_404(User, code=code)
+    if user.pk == operator.pk:
+        raise Refused(_("Reset your own authenticator from your security page."))
+    do_reset_second_factor(user=user, actor=operator, request=request)
+    messages.success(request, _("The second factor of %(email)s was reset.") % {"email": user.email})
+    return redirect("platform_home")
 
 
 @login_required

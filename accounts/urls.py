@@ -15,7 +15,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "accounts/password/change/",
-        auth_views.PasswordChangeView.as_view(
+        views.PasswordChangeView.as_view(
             template_name="accounts/password_change.html", success_url=reverse_lazy("accounts:password_change_done")
         ),
         name="password_change",
@@ -41,7 +41,7 @@ urlpatterns = [
     ),
     path(
         "accounts/password/reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(
+        views.PasswordResetConfirmView.as_view(
             template_name="accounts/password_reset_confirm.html",
             success_url=reverse_lazy("accounts:password_reset_complete"),
         ),
@@ -72,4 +72,6 @@ urlpatterns = [
     # Platform operators: onboarding
     path("platform/policy/", platform_views.tenant_policy, name="tenant_policy"),
     path("platform/agencies/new/", platform_views.agency_create, name="agency_create"),
+    path("platform/users/<uuid:code>/reset-second-factor/", platform_views.reset_second_factor,
+         name="reset_second_factor"),
 ]

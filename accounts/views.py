@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -22,6 +23,25 @@ from accounts.models import ApiToken, Invitation
 from accounts.roles import Capability
 from core.refusals import Refusal, Refused
 from core.web import page_of, posted
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's, plus: the user's API tokens and other sessions end with the old password."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        actions.do_password_changed(user=form.user, request=self.request,
+                                    keep_session_key=self.request.session.session_key)
+        return response
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's, plus: a reset ends every session and token of the account (nothing of it is kept)."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        actions.do_password_changed(user=form.user, request=self.request)
+        return response
 
 
 @require_GET

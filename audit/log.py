@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from audit import merkle
 from audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
+from core.tenancy import CrossAgency, cross_agency
 from core.web import client_ip
 
 PLATFORM_CHAIN = "platform"
@@ -178,3 +180,10 @@ def owner_of_chain(chain: str) -> ChainOwner | None:
         return None
     return ChainOwner(code=chain, pk=AuditChainHead.objects.filter(chain=chain).values_list("agency_id", flat=True)
                       .first())
+
+
+def newest_checkpoint_at() -> datetime | None:
+    """When the newest audit checkpoint was recorded, in any chain: the age the /metrics endpoint reports, and
+    the one place to repoint when checkpoints change form."""
+    with cross_agency(CrossAgency.AUDIT_VERIFICATION):
+        return AuditCheckpoint.objects.aggregate(newest=Max("created"))["newest"]

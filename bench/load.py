@@ -25,12 +25,12 @@ import bench.common as common
 common.setup_django()
 
 from django.core.management import call_command  # noqa: E402
-from django.db import transaction  # noqa: E402
 from django.urls import NoReverseMatch, reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from accounts.models import Agency, User  # noqa: E402
 from audit.log import record_event  # noqa: E402
+from core.tenancy import tenant_transaction  # noqa: E402
 from search.models import Candidate, Purpose, Search, SearchFace  # noqa: E402
 
 INVESTIGATOR = "investigator@metro.example"
@@ -46,13 +46,19 @@ def seed_searches(count: int) -> list[str]:
     agency = Agency.objects.get(name=AGENCY)
     common.license_for_benchmarks(agency)
     investigator = User.objects.get(email=INVESTIGATOR)
-    missing = count - Search.objects.filter(agency=agency).count()
+    missing = count - searches_in_log()
     if missing > 0:
         common.say(f"Adding {missing} searches, with their audit events, to the log")
         rng = random.Random(0)
         for start in range(0, missing, 500):
             _add_searches(agency, investigator, min(500, missing - start), rng)
-    return [str(code) for code in Search.objects.filter(agency=agency).values_list("code", flat=True)[:500]]
+    with tenant_transaction(agency.pk):
+        return [str(code) for code in Search.objects.values_list("code", flat=True)[:500]]
+
+
+def searches_in_log() -> int:
+    with tenant_transaction(Agency.objects.get(name=AGENCY).pk):
+        return Search.objects.count()
 
 
 def members(role: str, count: int) -> list[str]:
@@ -62,7 +68,7 @@ def members(role: str, count: int) -> list[str]:
 
 def _add_searches(agency: Agency, investigator: User, count: int, rng: random.Random) -> None:
     now = timezone.now()
-    with transaction.atomic():
+    with tenant_transaction(agency.pk):
         searches = Search.objects.bulk_create([
             Search(agency=agency, created_by=investigator, purpose=rng.choice(Purpose.values),
                    case_number=f"CASE-{rng.randrange(10**6):06d}", threshold=0.6, max_candidates=10,
@@ -72,10 +78,10 @@ def _add_searches(agency: Agency, investigator: User, count: int, rng: random.Ra
             for _ in range(count)
         ])
         faces = SearchFace.objects.bulk_create([
-            SearchFace(search=search, index=1, top=40, right=140, bottom=140, left=40) for search in searches
+            SearchFace(search=search, agency=agency, index=1, top=40, right=140, bottom=140, left=40) for search in searches
         ])
         Candidate.objects.bulk_create([
-            Candidate(search_face=face, rank=rank, distance=0.3 + 0.05 * rank, subject_reference=f"BK-{rank:04d}",
+            Candidate(search_face=face, agency=agency, rank=rank, distance=0.3 + 0.05 * rank, subject_reference=f"BK-{rank:04d}",
                       gallery_name="Bookings", source="Booking system", legal_basis="booking_record")
             for face in faces for rank in range(1, rng.randrange(1, 5))
         ])
@@ -180,7 +186,7 @@ def main() -> None:
                  trivial.get_response_time_percentile(0.5), trivial.get_response_time_percentile(0.95), 1.0])
     print()
     print(f"{arguments.users} users for {arguments.seconds} s, 1-3 s between pages, gunicorn with "
-          f"{arguments.gunicorn_workers} sync workers; {Search.objects.count()} searches in the database; "
+          f"{arguments.gunicorn_workers} sync workers; {searches_in_log()} searches in the log; "
           f"{stats.total.num_requests / arguments.seconds:.1f} requests/s; errors: {stats.total.num_failures}")
     common.print_table(["page", "requests", "errors", "p50 ms", "p95 ms", "p95 / trivial page"], rows)
     for error in stats.errors.values():
@@ -192,13 +198,20 @@ def main() -> None:
 
 def _p95_of(entries) -> float:
     """The 95th percentile over several locust entries, from their merged response-time histograms."""
-    merged: dict[int, int] = {}
+    return p95_of_histogram(merged_histogram(entries, {}))
+
+
+def merged_histogram(entries, into: dict[int, int]) -> dict[int, int]:
     for entry in entries:
         for rounded, count in entry.response_times.items():
-            merged[rounded] = merged.get(rounded, 0) + count
-    total, seen = sum(merged.values()), 0
-    for rounded in sorted(merged):
-        seen += merged[rounded]
+            into[rounded] = into.get(rounded, 0) + count
+    return into
+
+
+def p95_of_histogram(histogram: dict[int, int]) -> float:
+    total, seen = sum(histogram.values()), 0
+    for rounded in sorted(histogram):
+        seen += histogram[rounded]
         if seen >= 0.95 * total:
             return rounded
     return 0

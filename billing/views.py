@@ -29,6 +29,7 @@ from billing.demo import (
 from billing.forms import DemoExtendForm, DemoForm, PlanForm
 from billing.licences import current_licence, grace_ends_at, is_read_only, limits_of, period_start, searches_this_period
 from billing.models import DemoAccount, UsageHold, UsageRecord
+from core import metrics
 from core.refusals import Refusal, Refused
 from core.tenancy import CrossAgency, cross_agency
 from core.web import page_of
@@ -127,8 +128,11 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
         event = webhooks.verified_event(request.body, request.headers.get("Stripe-Signature"))
     except webhooks.BadSignature as error:
         logger.warning("Rejected a Stripe webhook: %s", error)
+        metrics.WEBHOOK_FAILURES.labels(source="stripe", reason="bad_signature").inc()
         return HttpResponse("bad signature", status=400, content_type="text/plain")
     delivery = webhooks.receive(event)
+    if not delivery.ok:
+        metrics.WEBHOOK_FAILURES.labels(source="stripe", reason="failed").inc()
     return HttpResponse(delivery.outcome, status=200 if delivery.ok else 500, content_type="text/plain")
 
 

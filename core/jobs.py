@@ -15,6 +15,8 @@ request) and a Celery task that takes its id. One wrapper runs all of them:
   because the broker was down at commit) is re-driven: `redrive_jobs`, run by beat every few seconds, sends
   again every open job whose lease has lapsed, or that nobody claimed since it was last sent while its queue
   is empty. Claims are conditional and bodies idempotent, so sending twice is safe.
+- Each message goes to the queue of its kind of work, a search to its agency's shard (core.queues):
+  `route_task` is Celery's router, so a first send, a retry and a re-drive all land on the same queue.
 """
 import logging
 import threading
@@ -23,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import structlog
 from celery import current_app, shared_task
 from django.conf import settings
 from django.db import connection, models, transaction
@@ -30,6 +33,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import metrics, queues
 from core.refusals import Refused
 from core.tenancy import CrossAgency, cross_agency, tenant_transaction
 
@@ -69,6 +73,7 @@ class Job:
     def fail(self, reason: str) -> None:
         with self.transaction():
             self.kind.fail(self, reason[:500])
+        metrics.JOBS_FAILED.labels(task=self.kind.name).inc()
 
     def release(self) -> None:
         """Gives the lease back, so that a retry may claim the row at once."""
@@ -130,7 +135,10 @@ def claim(kind: JobKind, pk: int) -> Job | None:
             attempts=F("attempts") + 1, lease_expires_at=lease_end())
         if not claimed:
             return None
-        return Job(kind, kind.model.objects.get(pk=pk), agency_id)
+        job = Job(kind, kind.model.objects.get(pk=pk), agency_id)
+    structlog.contextvars.bind_contextvars(agency_id=agency_id)
+    logger.info("Job %s %s claimed (agency %s, attempt %s)", kind.name, pk, agency_id, job.row.attempts)
+    return job
 
 
 def run(kind: JobKind, body: Callable[[Job], None], pk: int) -> None:
@@ -182,6 +190,21 @@ def dispatch_on_commit(task, pk: int) -> None:
     transaction.on_commit(lambda: task.delay(pk), robust=True)
 
 
+# Routing
+
+
+def route_task(name, args, kwargs, options, task=None, **kw) -> dict | None:
+    """Celery's router (CELERY_TASK_ROUTES): the queue of the task's work; for a search, its agency's shard,
+    read from the job row. A queue named by the sender wins."""
+    if options.get("queue"):
+        return None
+    agency_id = None
+    kind = JOB_KINDS.get(name)
+    if queues.WORK_OF_TASK.get(name) == queues.SEARCH and kind is not None and args:
+        agency_id = agency_of_job(kind, args[0])[1]
+    return {"queue": queues.queue_of_task(name, agency_id)}
+
+
 # Re-drive
 
 
@@ -193,23 +216,32 @@ def queue_length(queue: str) -> int:
             return 0
 
 
-def stranded(kind: JobKind, *, include_unclaimed: bool) -> list[tuple[int, int | None]]:
+def stranded(kind: JobKind, *, empty_queues: set[str]) -> list[tuple[int, int | None]]:
+    """Jobs whose lease lapsed, and jobs nobody claimed since they were last sent while their queue is empty."""
     now = timezone.now()
     lapsed = Q(lease_expires_at__lt=now)
     sent_long_ago = Q(dispatched_at__isnull=True) | Q(
         dispatched_at__lt=now - timedelta(seconds=settings.JOB_REDRIVE_AFTER_SECONDS))
     unclaimed = Q(lease_expires_at__isnull=True) & sent_long_ago
-    rows = kind.model.objects.filter(lapsed | unclaimed if include_unclaimed else lapsed, **kind.still_open)
+    jobs = rows_of(kind, lapsed)
+    if empty_queues:
+        jobs += [(pk, agency_id) for pk, agency_id in rows_of(kind, unclaimed)
+                 if queues.queue_of_task(kind.name, agency_id) in empty_queues]
+    return jobs[:REDRIVE_BATCH]
+
+
+def rows_of(kind: JobKind, condition: Q) -> list[tuple[int, int | None]]:
+    rows = kind.model.objects.filter(condition, **kind.still_open).order_by("pk")
     if not kind.has_agency:
-        return [(pk, None) for pk in rows.order_by("pk").values_list("pk", flat=True)[:REDRIVE_BATCH]]
+        return [(pk, None) for pk in rows.values_list("pk", flat=True)[:REDRIVE_BATCH]]
     with cross_agency(CrossAgency.JOBS):
-        return list(rows.order_by("pk").values_list("pk", "agency_id")[:REDRIVE_BATCH])
+        return list(rows.values_list("pk", "agency_id")[:REDRIVE_BATCH])
 
 
-def redrive(kind: JobKind, *, include_unclaimed: bool) -> int:
-    jobs = stranded(kind, include_unclaimed=include_unclaimed)
+def redrive(kind: JobKind, *, empty_queues: set[str]) -> int:
+    jobs = stranded(kind, empty_queues=empty_queues)
     for pk, agency_id in jobs:
-        kind.task.delay(pk)
+        kind.task.apply_async((pk,), queue=queues.queue_of_task(kind.name, agency_id))
         with tenant_transaction(agency_id):
             kind.model.objects.filter(pk=pk).update(dispatched_at=timezone.now())
     if jobs:
@@ -220,5 +252,5 @@ def redrive(kind: JobKind, *, include_unclaimed: bool) -> int:
 @shared_task(name="core.redrive_jobs", ignore_result=True)
 def redrive_jobs() -> int:
     # Judged once, before sending anything: what this run sends must not hide what it should send next.
-    include_unclaimed = queue_length(settings.CELERY_TASK_DEFAULT_QUEUE) == 0
-    return sum(redrive(kind, include_unclaimed=include_unclaimed) for kind in JOB_KINDS.values())
+    empty_queues = {queue for queue in queues.all_queues() if queue_length(queue) == 0}
+    return sum(redrive(kind, empty_queues=empty_queues) for kind in JOB_KINDS.values())

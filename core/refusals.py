@@ -4,7 +4,10 @@ Actions raise a Refusal carrying a message for the user: a Refused (400, the inp
 NotAllowed (403, the licence, the role or a rule forbids it). Views that can show a Refused next to a form
 catch it; anything they leave uncaught, NotAllowed included, is answered here (and by core.api for the
 REST API), the same way for the web and for the API, so the two cannot disagree."""
+from contextlib import contextmanager
+
 from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -31,6 +34,24 @@ class NotAllowed(Refusal, PermissionDenied):
     """Refused because of who asks or what the agency's licence allows."""
 
     status = 403
+
+
+def violates(error: IntegrityError, constraint: str) -> bool:
+    """Whether the database refused the write because of this constraint (PostgreSQL names it)."""
+    return getattr(getattr(error.__cause__, "diag", None), "constraint_name", None) == constraint
+
+
+@contextmanager
+def refused_on_conflict(constraint: str, refusal: Refusal):
+    """A check-then-insert that lost its race to a concurrent request (both checked, the other inserted first)
+    gets the refusal the check gives when the requests come one after the other, not a server error. Wrap a
+    transaction or savepoint in it, so that the caller's transaction is still usable once it is refused."""
+    try:
+        yield
+    except IntegrityError as error:
+        if not violates(error, constraint):
+            raise
+        raise refusal from None
 
 
 def api_body(refusal: Refusal) -> dict:

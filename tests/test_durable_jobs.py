@@ -20,6 +20,7 @@ from django.test import Client
 from audit.log import verify_chain
 from audit.models import AuditEvent
 from billing.models import UsageRecord
+from core import queues
 from core.jobs import queue_length, redrive_jobs
 from portal import localservices
 from portal.celery import app as celery_app
@@ -51,7 +52,7 @@ class FaultWorker:
     def start(self, *, wait: bool = True) -> float:
         """Starts the worker; returns when it answers (unless told not to wait), as a time.monotonic() value."""
         env = dict(os.environ, DATABASE_URL=worker_database_url(), **FAULT_ENV)
-        command = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-B", "-Q", FAULT_QUEUE,
+        command = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-B", "-Q", ",".join(queues.all_queues()),
                    "--concurrency", "2", "-l", "info", "--without-mingle", "--without-gossip",
                    "-s", str(self.tmp_path / f"beat-{uuid.uuid4().hex[:6]}"), "-n", f"fault-{uuid.uuid4().hex[:6]}@%h"]
         self.process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=self.log_path.open("ab"),
@@ -126,6 +127,22 @@ def wait_until_every_job_ends(jobs: dict, since: float) -> float:
     return elapsed
 
 
+def outcomes(jobs: dict) -> str:
+    """What the closing notes report: how many jobs were submitted and how each ended."""
+    images = GalleryImage.objects.filter(pk__in=jobs["images"])
+    items = EnrollmentItem.objects.filter(batch_id=jobs["batch"])
+    searches = Search.objects.filter(pk__in=jobs["searches"])
+    done = (images.filter(status="enrolled").count() + items.filter(outcome="enrolled").count()
+            + searches.filter(status="done").count())
+    with_a_reason = (images.filter(status="failed").exclude(error="").count()
+                     + items.exclude(outcome__in=["queued", "enrolled"]).exclude(message="").count()
+                     + searches.filter(status="failed").exclude(error="").count())
+    submitted = images.count() + items.count() + searches.count()
+    # Doubles would have failed assert_nothing_lost_or_doubled (one face per image, one completion per search).
+    return (f"{submitted} submitted, {done} done, {with_a_reason} ended with a reason shown, "
+            f"{open_jobs(jobs)} stuck, 0 duplicated")
+
+
 def assert_nothing_lost_or_doubled(people, jobs: dict) -> None:
     for image in GalleryImage.objects.filter(pk__in=jobs["images"]):
         assert image.status in {"enrolled", "failed"} and (image.status == "enrolled" or image.error), image.error
@@ -153,7 +170,7 @@ def test_a_worker_killed_mid_job_strands_nothing(people, fault_worker, kind):
     available = fault_worker.start()
     elapsed = wait_until_every_job_ends(jobs, since=available)
     assert_nothing_lost_or_doubled(people, jobs)
-    print(f"worker killed mid-{kind}: every job final {elapsed:.1f} s after a worker was available again "
+    print(f"worker killed mid-{kind}: {outcomes(jobs)}; every job final {elapsed:.1f} s after a worker was available again "
           f"({time.monotonic() - killed:.1f} s after the kill)")
 
 
@@ -178,7 +195,7 @@ def test_redis_killed_and_back_empty_loses_no_job_and_health_answers_fast(people
     back = time.monotonic()
     elapsed = wait_until_every_job_ends(jobs, since=back)
     assert_nothing_lost_or_doubled(people, jobs)
-    print(f"redis down and back empty: every job final {elapsed:.1f} s after Redis returned")
+    print(f"redis down and back empty: {outcomes(jobs)}; every job final {elapsed:.1f} s after Redis returned")
 
 
 def test_postgresql_restarted_with_jobs_queued_loses_no_job(people, fault_worker, client):
@@ -199,7 +216,7 @@ def test_postgresql_restarted_with_jobs_queued_loses_no_job(people, fault_worker
     connections.close_all()
     elapsed = wait_until_every_job_ends(jobs, since=back)
     assert_nothing_lost_or_doubled(people, jobs)
-    print(f"postgresql restarted: every job final {elapsed:.1f} s after it returned")
+    print(f"postgresql restarted: {outcomes(jobs)}; every job final {elapsed:.1f} s after it returned")
 
 
 def test_a_job_whose_message_never_left_is_sent_by_the_redrive_once(people, monkeypatch):
@@ -212,13 +229,19 @@ def test_a_job_whose_message_never_left_is_sent_by_the_redrive_once(people, monk
     with monkeypatch.context() as broker_down:
         broker_down.setattr("search.actions.dispatch_on_commit", lambda task, pk: None)
         jobs = submit_jobs(people)
+    def queued() -> int:
+        return sum(queue_length(name) for name in queues.all_queues())
+
     try:
-        assert open_jobs(jobs) == 7 and queue_length(queue) == 0
-        assert redrive_jobs() == 7 and queue_length(queue) == 7
-        assert redrive_jobs() == 0 and queue_length(queue) == 7
+        assert open_jobs(jobs) == 7 and queued() == 0
+        assert redrive_jobs() == 7 and queued() == 7
+        assert queue_length(queues.work_queue(queues.ENROLLMENT)) == 5
+        assert queue_length(queues.search_queue(queues.shard_of(people.agency.pk))) == 2
+        assert redrive_jobs() == 0 and queued() == 7
     finally:
         with celery_app.connection_for_write() as connection:
-            connection.default_channel.queue_purge(queue)
+            for name in queues.all_queues():
+                connection.default_channel.queue_purge(name)
 
 
 def _upload(name: str) -> SimpleUploadedFile:

@@ -26,7 +26,7 @@ def png_declaring(width: int, height: int) -> bytes:
 
 BAD_FILES = {
     "text named .jpg": (b"this is not a photo at all\n" * 20, "not a JPEG, PNG or WebP"),
-    "truncated jpeg": (face_bytes("obama.jpg")[:40_000], "truncated or corrupt"),
+    "truncated jpeg": (face_bytes("obama.jpg")[:40_000], "corrupt or truncated"),
     "pixel flood": (png_declaring(50_000, 50_000), "too many pixels"),
     "gif": (b"GIF89a" + b"\x00" * 200, "not a JPEG, PNG or WebP"),
     "empty": (b"", "empty"),

@@ -400,3 +400,22 @@ def test_volume_and_working_hours_flags(people):
     assert "2026-11-12" in kinds["volume"].detail and "investigator@alpha.test: 10 searches" in kinds["volume"].detail
     assert set(kinds["hours"].search_codes) == {str(late.code)}
     assert not any("2026-11-05" in flag.detail for flag in flags if flag.kind == "volume")
+
+
+@pytest.mark.django_db
+def test_csv_export_quotes_text_and_neutralises_formulas_behind_any_separator(client, people):
+    """Spreadsheets that split on ';' (French and German Excel) or on tabs would see a formula in the middle of a
+    cell: whatever separator a spreadsheet picks, no piece of the file starts with a formula character."""
+    hostile = ["AB;=1+2;=cmd|' /C calc'!A0", "CD,+SUM(A1)", "EF\t@A1", "GH; -2+3"]
+    for number in hostile:
+        create_search(people, case_number=number)
+    body = client_for(client, people.admin).get(reverse("oversight:audit_export")).content.decode()
+    rows = list(csv.reader(io.StringIO(body)))
+    assert sorted(row[4] for row in rows[1:]) == sorted(
+        ["AB;'=1+2;'=cmd|' /C calc'!A0", "CD,'+SUM(A1)", "EF\t'@A1", "GH; '-2+3"])
+    for line in body.splitlines()[1:]:
+        assert line.startswith('"') and f'"{people.investigator.email}"' in line  # text quoted
+        assert line.endswith(f',0,0,"{line.rsplit(",", 1)[1].strip(chr(34))}"')  # counts are numbers
+    for separator in (";", ",", "\t"):
+        for piece in body.replace("\r\n", separator).split(separator):
+            assert not piece.strip().lstrip('"').strip().startswith(("=", "+", "-", "@")), (separator, piece)

@@ -319,6 +319,7 @@ OBJECT_OF_ROUTE = [
     ("api/v1/searches/", "search"),
     ("audit/searches/", "search"),
     ("platform/erasure/", "erasure"),
+    ("platform/users/", "user"),
     ("sales/demos/", "agency"),
     ("transparency/", "agency"),
     ("galleries/", "gallery"),
@@ -342,6 +343,7 @@ def test_an_outsider_gets_404_on_every_route_that_takes_a_code(people, two_agenc
     alpha["erasure"] = ErasureRequest.objects.create(full_name="P", email="p@p.test", statement="s",
                                                      photo_sha256="f" * 64)
     alpha["agency"] = people.agency
+    alpha["user"] = people.investigator
     outsider = client_for(Client(), people.outsider)
     routes = sorted(set(code_routes(get_resolver().url_patterns)))
     assert len(routes) >= 25

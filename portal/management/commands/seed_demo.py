@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.models import Agency, Membership, Role, User
+from accounts.roles import grant_platform_role
 from core.tenancy import tenant_transaction
 from portal.seed import seed_billing
 
@@ -35,11 +36,9 @@ class Command(BaseCommand):
             for email, full_name, agency_index, role, platform_role in PEOPLE:
                 user = User.objects.filter(email=email).first()
                 if user is None:
-                    user = User.objects.create_user(
-                        email, DEMO_PASSWORD, full_name=full_name, platform_role=platform_role,
-                        is_staff=platform_role == User.PlatformRole.OPERATOR,
-                        is_superuser=platform_role == User.PlatformRole.OPERATOR,
-                    )
+                    user = User.objects.create_user(email, DEMO_PASSWORD, full_name=full_name)
+                    if platform_role:
+                        grant_platform_role(user, platform_role)
                 if agency_index is not None:
                     agency = agencies[agency_index]
                     with tenant_transaction(agency.pk):
