@@ -89,7 +89,7 @@ NOT_FACE_BEARING = {
         "password_reset_confirm", "password_reset_complete", "suspended", "accept_invitation", "team", "invite",
         "change_role", "suspend", "reactivate", "revoke_member_token", "conduct", "api_tokens", "revoke_api_token",
         "security", "mfa_verify", "mfa_setup", "recovery_codes_regenerate", "authenticator_replace",
-        "tenant_policy", "agency_create")},
+        "tenant_policy", "agency_create", "reset_second_factor")},
 }
 NOT_FACE_BEARING_NAMESPACES = {"admin": "Django's admin registers plans and billing ledgers only"}
 
