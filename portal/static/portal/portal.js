@@ -163,7 +163,11 @@
     var result = event.detail.target.querySelector ? event.detail.target.querySelector("[data-review-result]") : null;
     var swapped = document.getElementById(event.detail.target.id) || event.detail.target;
     result = result || (swapped.querySelector && swapped.querySelector("[data-review-result]"));
-    if (result) { result.focus({ preventScroll: true }); }
+    if (!result) { return; }
+    result.focus({ preventScroll: true });
+    // The swap can move the pane (its content, or the state pill above it, changed size): bring it back.
+    var box = result.getBoundingClientRect();
+    if (box.top < 0 || box.bottom > window.innerHeight) { result.scrollIntoView({ block: "nearest" }); }
   });
 
   function enhance(root) {
