@@ -65,6 +65,7 @@ def web(arguments) -> dict:
         while runner.user_count < arguments.users:
             gevent.sleep(0.5)
         gevent.sleep(10)  # every user has logged in
+        gevent.sleep(arguments.seconds)  # a first window, not counted: caches and connections settle
         for window in range(arguments.windows):
             enabled = window % 2 == 0
             switch(enabled)
