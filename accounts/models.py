@@ -138,7 +138,7 @@ class Membership(models.Model):
 
     rows_of_the_user = "user_id"  # the signed-in user reads their own membership before the agency is known
     cross_agency = {
-        CrossAgency.PLATFORM_STAFF: Crossing(Access.READ),  # member counts of demos
+        CrossAgency.PLATFORM_STAFF: Crossing(Access.READ),  # member counts of demos; people's agencies for operators
         CrossAgency.ERASURE: Crossing(Access.READ),  # the admins of agencies whose photos an erasure removed are told
     }
 

@@ -1,18 +1,24 @@
-"""The platform operators' pages for onboarding: the tenant policy and the creation of an agency."""
+"""The platform operators' pages: onboarding (the tenant policy and the creation of an agency), and the people of
+the platform, whose lost second factor an operator resets."""
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.db.models import Exists, OuterRef
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.access import require_platform_role
 from accounts.forms import AgencyForm, TenantPolicyForm
 from accounts.mfa import do_reset_second_factor
-from accounts.models import TenantPolicy, User
+from accounts.models import Membership, TenantPolicy, User
 from accounts.onboarding import do_create_agency, do_update_tenant_policy
 from core.refusals import Refused
-from core.web import posted
+from core.tenancy import CrossAgency, cross_agency
+from core.web import page_of, posted
 
 
 def _operator(request: HttpRequest) -> User:
@@ -30,7 +36,30 @@ def reset_second_factor(request: HttpRequest, code) -> HttpResponse:
         raise Refused(_("Reset your own authenticator from your security page."))
     do_reset_second_factor(user=user, actor=operator, request=request)
     messages.success(request, _("The second factor of %(email)s was reset.") % {"email": user.email})
-    return redirect("platform_home")
+    return redirect("accounts:platform_users")
+
+
+@login_required
+@require_GET
+def platform_users(request: HttpRequest) -> HttpResponse:
+    """Everyone with an account, found by e-mail address: their agency, whether they have an authenticator, and
+    the reset of a lost one. Who people are, never what they searched."""
+    operator = _operator(request)
+    query = request.GET.get("q", "").strip()
+    users = User.objects.annotate(
+        has_authenticator=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True))
+    ).order_by("email")
+    if query:
+        users = users.filter(email__icontains=query)
+    page = page_of(request, users)
+    with cross_agency(CrossAgency.PLATFORM_STAFF):
+        agencies = {membership.user_id: membership.agency.name for membership in
+                    Membership.objects.filter(user__in=page.object_list).select_related("agency")}
+    rows = [(user, agencies.get(user.pk)) for user in page.object_list]
+    return render(request, "accounts/platform_users.html", {
+        "page": page, "rows": rows, "q": query, "query": urlencode({"q": query}) if query else "",
+        "operator": operator,
+    })
 
 
 @login_required

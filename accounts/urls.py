@@ -72,6 +72,7 @@ urlpatterns = [
     # Platform operators: onboarding
     path("platform/policy/", platform_views.tenant_policy, name="tenant_policy"),
     path("platform/agencies/new/", platform_views.agency_create, name="agency_create"),
+    path("platform/users/", platform_views.platform_users, name="platform_users"),
     path("platform/users/<uuid:code>/reset-second-factor/", platform_views.reset_second_factor,
          name="reset_second_factor"),
 ]

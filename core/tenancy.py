@@ -40,7 +40,8 @@ class CrossAgency(StrEnum):
     FACE_INDEX = "face_index"
     """The in-memory face index of one agency is built by a worker that may serve any agency's searches."""
     PLATFORM_STAFF = "platform_staff"
-    """Operators and sales see counts across agencies (demos, members, usage), never probes or results."""
+    """Operators and sales see counts across agencies (demos, members, usage), operators see each person's agency
+    (to reset a lost second factor); never probes or results."""
     AUDIT_VERIFICATION = "audit_verification"
     """Verifying every agency's audit chain and recording its checkpoints."""
     JOBS = "jobs"

@@ -1,14 +1,15 @@
 """REST API v1. The same access helpers and actions as the web views: outsiders get 404."""
 from django.db.models import Prefetch, prefetch_related_objects
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.decorators import api_view, parser_classes
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from accounts.access import require_capability
 from accounts.actions import has_accepted_current_conduct
@@ -29,13 +30,30 @@ from search.serializers import (
 
 
 def _paginated(request: Request, queryset, serializer_class) -> Response:
-    paginator = PageNumberPagination()
+    paginator = api_settings.DEFAULT_PAGINATION_CLASS()
     page = paginator.paginate_queryset(queryset, request)
     return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
 
-@extend_schema(request=GallerySerializer, responses={200: GallerySerializer(many=True), 201: GallerySerializer})
+def page_of(serializer_class) -> serializers.Serializer:
+    """How _paginated answers, for the schema: one page of the list and where the others are."""
+    name = serializer_class.__name__.removesuffix("Serializer")
+    return inline_serializer(f"Paginated{name}List", {
+        "count": serializers.IntegerField(help_text="Items in the whole list."),
+        "next": serializers.URLField(allow_null=True, help_text="The next page, null on the last one."),
+        "previous": serializers.URLField(allow_null=True, help_text="The previous page, null on the first one."),
+        "results": serializer_class(many=True),
+    })
+
+
+PAGE = OpenApiParameter("page", OpenApiTypes.INT, description=f"Page number, from 1 ({api_settings.PAGE_SIZE} a page).")
+
+
+@extend_schema(methods=["GET"], operation_id="galleries_list", parameters=[PAGE],
+               responses={200: page_of(GallerySerializer)})
+@extend_schema(methods=["POST"], request=GallerySerializer, responses={201: GallerySerializer})
 @api_view(["GET", "POST"])
+@parser_classes([JSONParser])  # one body type per endpoint: JSON where no file is sent, multipart where one is
 def galleries(request: Request) -> Response:
     if request.method == "GET":
         membership = require_capability(request, Capability.VIEW_GALLERIES)
@@ -49,9 +67,10 @@ def galleries(request: Request) -> Response:
     return Response(GallerySerializer(gallery).data, status=status.HTTP_201_CREATED)
 
 
+# The image is a file: only a multipart body carries one.
 @extend_schema(request=ImageUploadSerializer, responses={202: JobSerializer})
 @api_view(["POST"])
-@parser_classes([MultiPartParser, FormParser])
+@parser_classes([MultiPartParser])
 def gallery_images(request: Request, code: str) -> Response:
     gallery = get_gallery_for_user(request, code, Capability.ENROLL)
     serializer = ImageUploadSerializer(data=request.data)
@@ -73,9 +92,11 @@ def image_detail(request: Request, code: str) -> Response:
     return Response(ImageSerializer(image).data)
 
 
-@extend_schema(request=SearchCreateSerializer, responses={200: SearchSummarySerializer(many=True), 202: JobSerializer})
+@extend_schema(methods=["GET"], operation_id="searches_list", parameters=[PAGE],
+               responses={200: page_of(SearchSummarySerializer)})
+@extend_schema(methods=["POST"], request=SearchCreateSerializer, responses={202: JobSerializer})
 @api_view(["GET", "POST"])
-@parser_classes([MultiPartParser, FormParser, JSONParser])
+@parser_classes([MultiPartParser])  # the probe is a file
 def searches(request: Request) -> Response:
     if request.method == "GET":
         membership = require_capability(request, Capability.VIEW_SEARCHES)

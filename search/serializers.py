@@ -1,3 +1,4 @@
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -37,7 +38,20 @@ class CheckedImageField(serializers.FileField):
             raise serializers.ValidationError(str(rejected)) from None
 
 
+class TextField(serializers.CharField):
+    """Text and only text: REST framework's CharField takes a JSON number for a string ("name": 5 as "5"), which
+    the schema (type: string) does not offer."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class GallerySerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping,
+                                models.CharField: TextField, models.TextField: TextField}
+
     class Meta:
         model = Gallery
         fields = ["code", "name", "description"]

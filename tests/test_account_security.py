@@ -329,3 +329,39 @@ class TestHardening:
         log_in(fresh, people.investigator.email)
         setup = fresh.get(reverse("search:gallery_list"), follow=True)
         assert setup.redirect_chain[-1][0].startswith(reverse("accounts:mfa_setup"))
+
+    def test_the_operator_finds_a_person_and_resets_their_second_factor_from_the_people_page(self, people):
+        operator = User.objects.create_user("operator@portal.test", PASSWORD)
+        grant_platform_role(operator, User.PlatformRole.OPERATOR)
+        enroll_totp(people.investigator)
+        http = client_for(Client(), operator)
+        url = reverse("accounts:platform_users")
+        assert url in http.get(reverse("platform_home")).content.decode()  # the platform page links to it
+        page = http.get(url, {"q": "alpha.test"})
+        html = page.content.decode()
+        reset = reverse("accounts:reset_second_factor", args=[people.investigator.code])
+        assert page.status_code == 200 and people.investigator.email in html and "Alpha Police" in html
+        assert people.outsider.email not in html  # filtered by address
+        form = re.search(rf'<form method="post" action="{reset}"[^>]*>', html).group(0)
+        assert 'data-confirm="' in form and 'data-confirm-variant="danger"' in form
+        own = http.get(url, {"q": operator.email}).content.decode()
+        assert operator.email in own and reverse("accounts:reset_second_factor", args=[operator.code]) not in own
+        assert http.get(url, {"page": "nonsense"}).status_code == 200  # a bad page number is the first page
+        done = http.post(reset, follow=True)
+        assert done.redirect_chain[-1][0] == url
+        assert f"The second factor of {people.investigator.email} was reset." in done.content.decode()
+        assert not TOTPDevice.objects.filter(user=people.investigator).exists()
+        assert reset not in http.get(url, {"q": people.investigator.email}).content.decode()  # nothing left to reset
+
+    def test_the_people_page_is_for_operators_only_and_only_read(self, people):
+        sales = User.objects.create_user("sales@portal.test", PASSWORD)
+        grant_platform_role(sales, User.PlatformRole.SALES)
+        operator = User.objects.create_user("operator@portal.test", PASSWORD)
+        grant_platform_role(operator, User.PlatformRole.OPERATOR)
+        url = reverse("accounts:platform_users")
+        for outsider in (sales, people.admin, people.outsider):  # platform staff of another role, agency staff
+            assert client_for(Client(), outsider).get(url).status_code == 404, outsider
+        assert Client().get(url).status_code == 302  # signed out: to the login
+        http = client_for(Client(), operator)
+        assert http.post(url).status_code == 405
+        assert http.get(url).status_code == 200

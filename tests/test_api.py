@@ -133,3 +133,28 @@ def test_openapi_schema_and_docs(people):
                  "/api/v1/searches/", "/api/v1/searches/{code}/"):
         assert path in text
     assert api.get("/api/v1/docs/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_schema_documents_pages_errors_and_file_bodies_as_the_api_answers(people, alpha_objects):
+    gallery, _image, _search = alpha_objects
+    api = api_client(people.admin)
+    schema = api.get("/api/v1/schema/", HTTP_ACCEPT="application/json").json()
+    listing = schema["paths"]["/api/v1/galleries/"]["get"]["responses"]["200"]["content"]["application/json"]
+    page = schema["components"]["schemas"][listing["schema"]["$ref"].rsplit("/", 1)[1]]
+    assert set(page["required"]) == {"count", "next", "previous", "results"} == set(api.get("/api/v1/galleries/").json())
+    for path, method in (("/api/v1/galleries/{code}/images/", "post"), ("/api/v1/searches/", "post")):
+        operation = schema["paths"][path][method]
+        assert list(operation["requestBody"]["content"]) == ["multipart/form-data"]
+        assert {"400", "401", "403", "413", "415", "503"} <= set(operation["responses"])
+    assert {"400", "401", "403", "404", "503"} <= set(schema["paths"]["/api/v1/images/{code}/"]["get"]["responses"])
+    # what the schema now says, the API does: JSON where a file is expected is refused, with a JSON error
+    refused = api.post(f"/api/v1/galleries/{gallery.code}/images/", {"subject_reference": "X"},
+                       content_type="application/json")
+    assert refused.status_code == 415 and "detail" in refused.json()
+    for query in ("page=", "page=last", "page=0"):
+        response = api.get(f"/api/v1/galleries/?{query}")
+        assert response.status_code == 404 and "detail" in response.json(), query
+    response = api.post("/api/v1/galleries/", {"name": 5}, content_type="application/json")
+    assert response.status_code == 400 and "name" in response.json()
+    assert not Gallery.objects.filter(name="5").exists()
