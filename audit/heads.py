@@ -25,7 +25,8 @@ from core.tenancy import CrossAgency, cross_agency, tenant_transaction
 
 
 def signing_key() -> Ed25519PrivateKey:
-    pem = settings.AUDIT_SIGNING_KEY or _development_key_file()
+    # An environment file (systemd's EnvironmentFile) holds one line per variable: the PEM's newlines as \n.
+    pem = settings.AUDIT_SIGNING_KEY.replace("\\n", "\n") if settings.AUDIT_SIGNING_KEY else _development_key_file()
     return _load_private(pem)
 
 

@@ -16,7 +16,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from audit import merkle
-from audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
+from audit.models import AuditChainHead, AuditCheckpoint, AuditEvent, AuditTreeHead
 from core.tenancy import CrossAgency, cross_agency
 from core.web import client_ip
 
@@ -183,7 +183,6 @@ def owner_of_chain(chain: str) -> ChainOwner | None:
 
 
 def newest_checkpoint_at() -> datetime | None:
-    """When the newest audit checkpoint was recorded, in any chain: the age the /metrics endpoint reports, and
-    the one place to repoint when checkpoints change form."""
+    """When the newest signed tree head was signed, in any log: the age the /metrics endpoint reports."""
     with cross_agency(CrossAgency.AUDIT_VERIFICATION):
-        return AuditCheckpoint.objects.aggregate(newest=Max("created"))["newest"]
+        return AuditTreeHead.objects.aggregate(newest=Max("signed_at"))["newest"]

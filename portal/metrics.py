@@ -3,7 +3,7 @@ token (and the TLS proxy lets only internal addresses reach it, deploy/nginx/fac
 METRICS_TOKEN the endpoint does not exist.
 
 Besides django-prometheus's request metrics (latency by view) and the portal's own (core/metrics.py), a scrape
-reads two things of the moment: each queue's depth, and the age of the newest audit checkpoint."""
+reads two things of the moment: each queue's depth, and the age of the newest signed audit tree head."""
 import hmac
 import os
 
@@ -31,7 +31,7 @@ class MomentCollector:
         yield depth
         newest = newest_checkpoint_at()
         age = GaugeMetricFamily("portal_audit_checkpoint_age_seconds",
-                                "Age of the newest audit checkpoint (-1: none recorded yet)")
+                                "Age of the newest signed audit tree head (-1: none signed yet)")
         age.add_metric([], (timezone.now() - newest).total_seconds() if newest else -1)
         yield age
 

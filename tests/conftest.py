@@ -50,6 +50,15 @@ class People:
     outsider: User
 
 
+def new_audit_signing_key() -> str:
+    """A fresh Ed25519 key in PEM, as production's AUDIT_SIGNING_KEY."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+
+
 def make_member(email: str, agency: Agency, role: str) -> User:
     user = User.objects.create_user(email, PASSWORD, full_name=email.split("@")[0].title())
     Membership.objects.create(user=user, agency=agency, role=role)

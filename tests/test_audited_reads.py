@@ -90,6 +90,7 @@ NOT_FACE_BEARING = {
         "change_role", "suspend", "reactivate", "revoke_member_token", "conduct", "api_tokens", "revoke_api_token",
         "security", "mfa_verify", "mfa_setup", "recovery_codes_regenerate", "authenticator_replace",
         "tenant_policy", "agency_create", "reset_second_factor")},
+    "accounts:platform_users": "operators' list of people: e-mail, agency, whether a second factor is enrolled",
 }
 NOT_FACE_BEARING_NAMESPACES = {"admin": "Django's admin registers plans and billing ledgers only"}
 

@@ -165,7 +165,7 @@ def test_demo_agencies_cannot_create_galleries_or_enroll(sales_user, loaded_demo
     assert response.status_code == 403 and "cannot create galleries" in response.content.decode()
     _token, key = do_create_api_token(user=user, name="demo")
     api = Client(HTTP_AUTHORIZATION=f"Token {key}")
-    assert api.post("/api/v1/galleries/", {"name": "Celebrities"}).status_code == 403
+    assert api.post("/api/v1/galleries/", {"name": "Celebrities"}, content_type="application/json").status_code == 403
     # Even a gallery that somehow belonged to the demo takes no photo.
     own = Gallery.objects.create(agency=demo.agency, name="Smuggled")
     subject = Subject.objects.create(gallery=own, reference="X")

@@ -9,7 +9,7 @@ from django.test import Client
 
 from accounts.models import Agency, Membership, User
 from portal.celery import ping
-from tests.conftest import BASE_DIR
+from tests.conftest import BASE_DIR, new_audit_signing_key
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,7 @@ def test_deploy_check_is_clean_under_production_settings():
         "check", "--deploy", "--fail-level", "WARNING",
         extra_env={"PORTAL_PRODUCTION": "1", "SECRET_KEY": "x" * 20 + "production-secret-for-the-check-0123456789",
                    "ALLOWED_HOSTS": "portal.example.org", "STRIPE_SECRET_KEY": "sk_live_for_the_check",
-                   "STRIPE_WEBHOOK_SECRET": "whsec_for_the_check"},
+                   "STRIPE_WEBHOOK_SECRET": "whsec_for_the_check", "AUDIT_SIGNING_KEY": new_audit_signing_key()},
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
