@@ -43,9 +43,13 @@ def bench_environment() -> dict:
         socket_dir = localservices.ensure_postgres()
         localservices.ensure_local_database(socket_dir, BENCH_DB)
         url = f"postgresql://{localservices.LOCAL_DB_ROLE}@/{BENCH_DB}?host={quote(socket_dir)}"
+        # The schema's owner runs the migrations and the synthetic bulk loads (bench/synthetic.py).
+        os.environ.setdefault("DATABASE_OWNER_URL",
+                              f"postgresql://{localservices.LOCAL_OWNER_ROLE}@/{BENCH_DB}?host={quote(socket_dir)}")
     return {
         "DJANGO_SETTINGS_MODULE": "portal.settings",
         "DATABASE_URL": url,
+        **({"DATABASE_OWNER_URL": os.environ["DATABASE_OWNER_URL"]} if "DATABASE_OWNER_URL" in os.environ else {}),
         "PORTAL_VAR_DIR": str(BENCH_VAR_DIR),
         "PORTAL_QUEUE": BENCH_QUEUE,
         "LOG_LEVEL": "WARNING",
