@@ -2,7 +2,8 @@
 and a results file per run.
 
 The benchmarks never touch the development database or the test one: they use `portal_bench` on the
-checkout's local PostgreSQL, as the application's role, or BENCH_DATABASE_URL when it is set.
+checkout's local PostgreSQL, as the application's role (migrations and bulk loads as the owner's), or
+BENCH_DATABASE_URL (and BENCH_DATABASE_OWNER_URL) when it is set.
 """
 import json
 import os
@@ -36,20 +37,18 @@ def use_own_database(name: str) -> None:
 def bench_environment() -> dict:
     """Environment variables that point Django (and any worker or server started from here) at the bench setup."""
     if "BENCH_DATABASE_URL" in os.environ:
-        url = os.environ["BENCH_DATABASE_URL"]
+        urls = {"DATABASE_URL": os.environ["BENCH_DATABASE_URL"],
+                "DATABASE_OWNER_URL": os.environ.get("BENCH_DATABASE_OWNER_URL", os.environ["BENCH_DATABASE_URL"])}
     else:
         from portal import localservices
 
         socket_dir = localservices.ensure_postgres()
         localservices.ensure_local_database(socket_dir, BENCH_DB)
-        url = f"postgresql://{localservices.LOCAL_DB_ROLE}@/{BENCH_DB}?host={quote(socket_dir)}"
-        # The schema's owner runs the migrations and the synthetic bulk loads (bench/synthetic.py).
-        os.environ.setdefault("DATABASE_OWNER_URL",
-                              f"postgresql://{localservices.LOCAL_OWNER_ROLE}@/{BENCH_DB}?host={quote(socket_dir)}")
+        urls = {variable: f"postgresql://{role}@/{BENCH_DB}?host={quote(socket_dir)}" for variable, role in (
+            ("DATABASE_URL", localservices.LOCAL_DB_ROLE), ("DATABASE_OWNER_URL", localservices.LOCAL_OWNER_ROLE))}
     return {
         "DJANGO_SETTINGS_MODULE": "portal.settings",
-        "DATABASE_URL": url,
-        **({"DATABASE_OWNER_URL": os.environ["DATABASE_OWNER_URL"]} if "DATABASE_OWNER_URL" in os.environ else {}),
+        **urls,
         "PORTAL_VAR_DIR": str(BENCH_VAR_DIR),
         "PORTAL_QUEUE": BENCH_QUEUE,
         "LOG_LEVEL": "WARNING",
@@ -81,20 +80,28 @@ def bench_people(agency=None):
 
 def license_for_benchmarks(agency) -> None:
     from billing.models import Licence, Plan
+    from core.tenancy import tenant_transaction
 
-    plan = Plan.objects.get_or_create(stripe_price_id="price_benchmark", defaults={
-        "name": "Benchmark", "seats": 1000, "monthly_searches": 1_000_000, "overage_allowed": True,
-        "offered": False})[0]
-    Licence.objects.update_or_create(agency=agency, defaults={"plan": plan, "status": Licence.Status.ACTIVE})
+    with tenant_transaction(agency.pk):
+        plan = Plan.objects.get_or_create(stripe_price_id="price_benchmark", defaults={
+            "name": "Benchmark", "seats": 1000, "monthly_searches": 1_000_000, "overage_allowed": True,
+            "offered": False})[0]
+        Licence.objects.update_or_create(agency=agency, defaults={"plan": plan, "status": Licence.Status.ACTIVE})
 
 
 def bench_member(agency, email: str, role: str = "investigator"):
+    from accounts.models import User
+
+    return User.objects.filter(email=email).first() or _new_member(agency, email, role)
+
+
+def _new_member(agency, email: str, role: str):
     from accounts.actions import do_accept_conduct
     from accounts.models import Membership, User
+    from core.tenancy import tenant_transaction
     from tests.mfa import enroll_totp
 
-    user = User.objects.filter(email=email).first()
-    if user is None:
+    with tenant_transaction(agency.pk):
         user = User.objects.create_user(email, PASSWORD, full_name=f"Bench {role}")
         Membership.objects.create(user=user, agency=agency, role=role)
         enroll_totp(user)
