@@ -14,6 +14,7 @@ same synthetic arrays and searched alone (for sizes whose SQL load would take ho
 it also times a new process that maps the files and answers its first search, and the memory it holds.
 """
 import argparse
+import resource
 import subprocess
 import sys
 import tempfile
@@ -153,8 +154,10 @@ class ArraysIndex:
 
 def index_only_run(arguments, noise: float) -> None:
     """--index-only: draws the arrays (no agency in PostgreSQL), writes the product's files, searches them."""
-    common.say(f"Drawing {arguments.faces} synthetic faces (image noise {noise})")
-    centres, identities, encodings, in_second_gallery = draw(arguments.faces, noise)
+    common.say(f"Drawing {arguments.faces} synthetic faces (image noise {noise}), as float16")
+    started = time.perf_counter()
+    centres, identities, encodings, in_second_gallery = draw(arguments.faces, noise, dtype=np.float16)
+    phases = {"draw_s": round(time.perf_counter() - started, 1)}
     encodings, identities = encodings[:arguments.faces], identities[:arguments.faces]  # the main agency's
     face_ids = np.arange(1, arguments.faces + 1, dtype=np.int64)
     gallery_ids = np.where(in_second_gallery[identities], 2, 1).astype(np.int64)
@@ -162,9 +165,12 @@ def index_only_run(arguments, noise: float) -> None:
                                encodings=encodings, centres=centres, identities=identities, noise=noise)
     probes = gallery.probes(arguments.queries)
     common.say("Computing the exact answers in memory")
+    started = time.perf_counter()
     truth = gallery.true_matches(probes, [1, 2], THRESHOLD, LIMIT)
     probes_second = gallery.probes(arguments.queries, seed=2, gallery_id=2)
     truth_second = gallery.true_matches(probes_second, [2], THRESHOLD, LIMIT)
+    phases["exact_answers_s"] = round(time.perf_counter() - started, 1)
+    common.say(f"{phases}")
     directory = Path(settings.FACE_INDEX_DIR) / f"bench-index-only-{arguments.faces}-{noise}"
     common.say(f"Writing the index files under {directory}")
     started = time.perf_counter()
@@ -183,10 +189,13 @@ def index_only_run(arguments, noise: float) -> None:
           f"{segment.nprobe} probed; build {build_s} s; {disk_bytes(segment.directory) / 2**20:.0f} MB on disk")
     common.print_table(["method", "p50 ms", "p95 ms", "true-match recall"],
                        [[row["method"], row["p50_ms"], row["p95_ms"], row["recall"]] for row in rows])
-    print(f"Restarted worker: {restart}")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    print(f"Restarted worker: {restart}; this process: {phases}, peak RSS {peak_mb} MB")
     common.save_results("vector_search_index_only", {
         "faces": arguments.faces, "noise": noise, "queries": arguments.queries, "build_s": build_s,
-        "disk_mb": round(disk_bytes(segment.directory) / 2**20), "rows": rows, "restart": restart})
+        "disk_mb": round(disk_bytes(segment.directory) / 2**20), "rows": rows, "restart": restart,
+        "files_mb": {path.name: round(path.stat().st_size / 2**20) for path in segment.directory.iterdir()},
+        "peak_rss_mb": peak_mb, **phases})
 
 
 def hnsw_settings(ef_search: int, iterative: str = "off") -> tuple[str, list[str]]:

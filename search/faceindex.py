@@ -59,6 +59,7 @@ PQ_SUBQUANTIZERS = 32  # of 4 dimensions, 4 bits each: 16 bytes a face, scanned 
 RERANKED = 256  # nearest candidates by PQ code re-ranked on the float16 encodings
 # Faces added since the build are scanned exactly in a segment of their own; past this share, a rebuild.
 ADDED_SHARE_BEFORE_REBUILD = 0.25
+ADD_CHUNK = 1_000_000  # faces converted to float32 and added at a time (512 MB)
 
 
 @contextmanager
@@ -98,7 +99,7 @@ class Segment:
         np.save(partial / "gallery_ids.npy", np.ascontiguousarray(gallery_ids, dtype=np.int64))
         vectors = faiss.IndexScalarQuantizer(ENCODING_DIMENSIONS, faiss.ScalarQuantizer.QT_fp16)
         with openmp_threads(os.cpu_count() or 1):  # training and adding do use every core
-            vectors.add(encodings)
+            _add_in_chunks(vectors, encodings)
             faiss.write_index(vectors, str(partial / "vectors.faiss"))
             del vectors
             if with_ivf:
@@ -433,6 +434,12 @@ def _trained_ivf(encodings: np.ndarray) -> faiss.Index:
                                      PQ_SUBQUANTIZERS, 4)
     sample = np.random.default_rng(0).choice(len(encodings), min(len(encodings), lists * TRAINING_POINTS_PER_LIST),
                                              replace=False)
-    index.train(encodings[np.sort(sample)])
-    index.add(encodings)
+    index.train(np.asarray(encodings[np.sort(sample)], dtype=np.float32))
+    _add_in_chunks(index, encodings)
     return index
+
+
+def _add_in_chunks(index: faiss.Index, encodings: np.ndarray) -> None:
+    """Adds float32 or float16 encodings a chunk at a time: a 10M float16 array is never copied whole to float32."""
+    for start in range(0, len(encodings), ADD_CHUNK):
+        index.add(np.ascontiguousarray(encodings[start:start + ADD_CHUNK], dtype=np.float32))
