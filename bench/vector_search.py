@@ -31,6 +31,7 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from bench.synthetic import NEAR_THRESHOLD_NOISE, UNIFORM_NOISE, SyntheticGallery, draw, ensure_gallery  # noqa: E402
+from core.tenancy import tenant_transaction  # noqa: E402
 from search import faceindex  # noqa: E402
 from search.vector import nearest_faces  # noqa: E402
 
@@ -44,10 +45,11 @@ def run_queries(gallery: SyntheticGallery, probes: np.ndarray, gallery_ids: list
     trip each, as inside the worker's transaction (whose commit is shared with the rest of the search)."""
     latencies, returned, leaks = [], [], 0
     for probe in probes:
-        started = time.perf_counter()
-        faces = nearest_faces(agency_id=gallery.agency.pk, gallery_ids=gallery_ids, encoding=probe,
-                              threshold=THRESHOLD, limit=LIMIT)
-        latencies.append((time.perf_counter() - started) * 1000)
+        with tenant_transaction(gallery.agency.pk):  # row-level security: the worker's search runs in one
+            started = time.perf_counter()
+            faces = nearest_faces(agency_id=gallery.agency.pk, gallery_ids=gallery_ids, encoding=probe,
+                                  threshold=THRESHOLD, limit=LIMIT)
+            latencies.append((time.perf_counter() - started) * 1000)
         returned.append({face.pk for face in faces})
         leaks += sum(1 for face in faces if face.agency_id != gallery.agency.pk or face.gallery_id not in gallery_ids)
     return latencies, returned, leaks
