@@ -1,7 +1,7 @@
 """Vector stage: latency and true-match recall of the 1:N query the product runs.
 
     .venv/bin/python -m bench.vector_search --faces 100000 [--queries 200] [--explore] [--near-threshold]
-    .venv/bin/python -m bench.vector_search --faces 10000000 --index-only [--near-threshold]
+    .venv/bin/python -m bench.vector_search --faces 10000000 --index-only [--near-threshold] [--reuse-index]
 
 Times search.vector.nearest_faces, with the agency and gallery filters a search uses, over synthetic
 dlib-like encodings in the real tables (bench/synthetic.py). The baseline, measured in the same run, is
@@ -15,6 +15,7 @@ it also times a new process that maps the files and answers its first search, an
 """
 import argparse
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -174,12 +175,20 @@ def index_only_run(arguments, noise: float) -> None:
     phases["exact_answers_s"] = round(time.perf_counter() - started, 1)
     common.say(f"{phases}")
     directory = Path(settings.FACE_INDEX_DIR) / f"bench-index-only-{arguments.faces}-{noise}"
-    common.say(f"Writing the index files under {directory}")
-    started = time.perf_counter()
-    state = faceindex.write_main_segment(directory, face_ids, gallery_ids, encodings, watermark=arguments.faces)
-    build_s = round(time.perf_counter() - started, 1)
+    earlier = sorted(directory.glob("main-*"), key=lambda path: path.stat().st_mtime)  # complete ones only
+    if arguments.reuse_index and earlier:  # same seed, same arrays: only the search settings may differ
+        common.say(f"Reusing the index files of an earlier run: {earlier[-1]}")
+        segment_directory, build_s = earlier[-1], "reused"
+    else:
+        common.say(f"Writing the index files under {directory}")
+        started = time.perf_counter()
+        state = faceindex.write_main_segment(directory, face_ids, gallery_ids, encodings, watermark=arguments.faces)
+        build_s = round(time.perf_counter() - started, 1)
+        segment_directory = directory / state["main"]
+        for stale in earlier:
+            shutil.rmtree(stale)
     del encodings, gallery
-    segment = faceindex.Segment.open(directory / state["main"])
+    segment = faceindex.Segment.open(segment_directory)
     common.say(f"Built in {build_s} s: {disk_bytes(segment.directory) / 2**20:.0f} MB on disk")
     index = ArraysIndex(segment)
     restart = restarted_worker(str(segment.directory), probes[0])
@@ -250,6 +259,8 @@ def main() -> None:
     parser.add_argument("--explore", action="store_true", help="also measure pgvector HNSW and ivfflat indexes")
     parser.add_argument("--near-threshold", action="store_true", help="same-identity distances mostly 0.5-0.6")
     parser.add_argument("--index-only", action="store_true", help="no PostgreSQL: the index files from the arrays")
+    parser.add_argument("--reuse-index", action="store_true",
+                        help="--index-only: search the files an earlier run wrote (e.g. with other probe settings)")
     arguments = parser.parse_args()
     noise = NEAR_THRESHOLD_NOISE if arguments.near_threshold else UNIFORM_NOISE
     if arguments.index_only:
