@@ -30,6 +30,7 @@ from django.conf import settings  # noqa: E402
 from django.core.files.storage import default_storage  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
 
+from core.tenancy import tenant_transaction  # noqa: E402
 from search.models import EnrollmentBatch, Gallery, GalleryImage  # noqa: E402
 
 PHOTOS = sorted(path for path in common.FACES_DIR.iterdir() if path.suffix.lower() in {".jpg", ".jpeg", ".png"})
@@ -109,7 +110,8 @@ def manifest_for(files: list[tuple[str, bytes]]) -> bytes:
 def product_round(files: list[tuple[str, bytes]], session: requests.Session, server, worker, agency,
                   number: int) -> Round:
     """From the upload's first byte until the worker has stored the whole batch."""
-    gallery = Gallery.objects.create(agency=agency, name=f"Enrollment bench {time.time_ns()} #{number}")
+    with tenant_transaction(agency.pk):  # row-level security: the bench's reads and writes are the agency's
+        gallery = Gallery.objects.create(agency=agency, name=f"Enrollment bench {time.time_ns()} #{number}")
     uploads = [("files", (name, data)) for name, data in files]
     uploads.append(("manifest", ("manifest.csv", manifest_for(files), "text/csv")))
     cpu_before, started = cpu_of(product_processes(server, worker)), time.perf_counter()
@@ -118,28 +120,35 @@ def product_round(files: list[tuple[str, bytes]], session: requests.Session, ser
     if response.status_code != 302:
         raise RuntimeError(f"The bulk upload was refused: {response.status_code} {response.text[:500]}")
     uploaded = time.perf_counter() - started
-    batch = EnrollmentBatch.objects.get(gallery=gallery)
-    while not EnrollmentBatch.objects.filter(pk=batch.pk, status=EnrollmentBatch.Status.DONE).exists():
+    while not _batch_done(gallery):
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
     used = used_cpu(cpu_before, cpu_of(product_processes(server, worker)))
     measured = Round(len(files) / elapsed, used / len(files))
     common.say(f"product round {number}: {measured.images_per_s:.2f} images/s, {measured.cpu_s_per_image:.3f} "
-               f"CPU s/image (the upload request took {uploaded:.1f} s), outcomes {_outcomes(batch)}")
+               f"CPU s/image (the upload request took {uploaded:.1f} s), outcomes {_outcomes(gallery)}")
     _remove(gallery)
     return measured
 
 
-def _outcomes(batch: EnrollmentBatch) -> dict:
+def _batch_done(gallery: Gallery) -> bool:
+    with tenant_transaction(gallery.agency_id):
+        return EnrollmentBatch.objects.filter(gallery=gallery, status=EnrollmentBatch.Status.DONE).exists()
+
+
+def _outcomes(gallery: Gallery) -> dict:
     from django.db.models import Count
 
-    return dict(batch.items.values_list("outcome").annotate(count=Count("id")).values_list("outcome", "count"))
+    with tenant_transaction(gallery.agency_id):
+        batch = EnrollmentBatch.objects.get(gallery=gallery)
+        return dict(batch.items.values_list("outcome").annotate(count=Count("id")).values_list("outcome", "count"))
 
 
 def _remove(gallery: Gallery) -> None:
-    for name in GalleryImage.objects.filter(gallery=gallery).values_list("file", flat=True):
-        default_storage.delete(name)
-    gallery.delete()
+    with tenant_transaction(gallery.agency_id):
+        for name in GalleryImage.objects.filter(gallery=gallery).values_list("file", flat=True):
+            default_storage.delete(name)
+        gallery.delete()
 
 
 def main() -> None:

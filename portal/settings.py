@@ -231,10 +231,12 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("DATA_UPLOAD_MAX_NUMBER_FILES", 1000, minimum=1)
 DEFAULT_MATCH_THRESHOLD = env_float("DEFAULT_MATCH_THRESHOLD", 0.6)
 DEFAULT_MAX_CANDIDATES = env_int("DEFAULT_MAX_CANDIDATES", 10, minimum=1)
-# The in-memory face index of search.faceindex (the figures behind these defaults are in bench/README.md).
+# The face index of search.faceindex (the figures behind these defaults are in bench/README.md): one copy per
+# host, in files under FACE_INDEX_DIR that the worker processes map.
+FACE_INDEX_DIR = Path(env_str("FACE_INDEX_DIR", str(VAR_DIR / "faceindex")))
 FACE_INDEX_MIN_FACES = env_int("FACE_INDEX_MIN_FACES", 20_000, minimum=1)  # smaller agencies: exact SQL scan
 FACE_INDEX_IVF_FROM = env_int("FACE_INDEX_IVF_FROM", 250_000, minimum=1)  # smaller: exact in-memory scan
-FACE_INDEX_PROBED_SHARE = env_float("FACE_INDEX_PROBED_SHARE", 0.125)  # share of the IVF lists read per query
+FACE_INDEX_PROBED_SHARE = env_float("FACE_INDEX_PROBED_SHARE", 0.2)  # share of the IVF lists read per query
 FACE_INDEX_MAX_UNINDEXED = env_int("FACE_INDEX_MAX_UNINDEXED", 5_000, minimum=0)  # newer faces, scanned in SQL
 FACE_INDEX_SETTLE_SECONDS = env_float("FACE_INDEX_SETTLE_SECONDS", 5.0)  # wait for open transactions before a build
 
