@@ -227,7 +227,8 @@ def stop(process: subprocess.Popen | None) -> None:
 
 
 class BenchWorker:
-    """A real `celery worker` on the bench database and queue, stopped by the benchmark that started it."""
+    """A real `celery worker` on the bench database and every queue of the bench's prefix, stopped by the
+    benchmark that started it."""
 
     def __init__(self, concurrency: int):
         self.concurrency = concurrency
@@ -236,9 +237,10 @@ class BenchWorker:
 
     def __enter__(self) -> "BenchWorker":
         BENCH_VAR_DIR.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", BENCH_QUEUE, "--concurrency",
-                   str(self.concurrency), "-l", "warning", "--without-mingle", "--without-gossip",
-                   "-n", f"{BENCH_QUEUE}@%h"]
+        from portal import worker
+
+        command = worker.command("all", ["--concurrency", str(self.concurrency), "-l", "warning",
+                                         "--without-mingle", "--without-gossip"])
         self.process = subprocess.Popen(command, cwd=BASE_DIR, env=dict(os.environ, **bench_environment()),
                                         stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT)
         from portal.celery import wait_for_worker
