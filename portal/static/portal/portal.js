@@ -19,7 +19,13 @@
     ok.dataset.defaultLabel = ok.dataset.defaultLabel || ok.textContent;
     ok.className = "btn " + (source.dataset.confirmVariant === "danger" ? "btn-danger" : "btn-primary");
     var modal = bootstrap.Modal.getOrCreateInstance(dialog);
-    ok.onclick = function () { ok.onclick = null; modal.hide(); proceed(); };
+    // Proceed once the dialog is gone: closing it gives the page its scrollbar back, which moves the layout; an
+    // answer swapped in before that would be moved out of view.
+    ok.onclick = function () {
+      ok.onclick = null;
+      dialog.addEventListener("hidden.bs.modal", function () { proceed(); }, { once: true });
+      modal.hide();
+    };
     modal.show();
   }
 
@@ -167,7 +173,7 @@
     result.focus({ preventScroll: true });
     // The swap can move the pane (its content, or the state pill above it, changed size): bring it back.
     var box = result.getBoundingClientRect();
-    if (box.top < 0 || box.bottom > window.innerHeight) { result.scrollIntoView({ block: "nearest" }); }
+    if (box.top < 8 || box.bottom > window.innerHeight - 8) { result.scrollIntoView({ block: "center" }); }
   });
 
   function enhance(root) {
