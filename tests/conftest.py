@@ -167,6 +167,16 @@ def superuser_connection():
     return connection_
 
 
+def tamper(sql: str, *params) -> None:
+    """Changes the database behind the application's back, as someone with the server's keys would."""
+    admin = superuser_connection()
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(sql, params)
+    finally:
+        admin.close()
+
+
 @contextmanager
 def role_connection(alias: str):
     """A session of the role behind `alias` on the test database, outside Django's test transaction."""

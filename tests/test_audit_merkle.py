@@ -14,7 +14,7 @@ from audit.log import canonical_row, compute_hash, leaf_of, record_event
 from audit.models import AuditEvent, AuditTreeHead
 from audit.sink import DirectorySink
 from audit.treehead import load_public_pem
-from tests.conftest import superuser_connection
+from tests.conftest import tamper
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,15 +29,6 @@ def events(people, count: int, start: int = 0) -> str:
     for index in range(start, start + count):
         record_event("test.event", agency=people.agency, actor=people.admin, details={"n": index})
     return str(people.agency.code)
-
-
-def tamper(sql: str, *params) -> None:
-    admin = superuser_connection()
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(sql, params)
-    finally:
-        admin.close()
 
 
 def verify_output(chain: str, capsys, ok: bool) -> str:

@@ -21,7 +21,7 @@ from search import actions
 from search.images import check_image
 from search.models import Candidate, CandidateDecision, Search, SearchFace
 from search.validation import SearchParameters
-from tests.conftest import client_for, face_bytes, superuser_connection, wait_for
+from tests.conftest import client_for, face_bytes, tamper, wait_for
 
 PROBE = check_image(face_bytes("obama_small.jpg"))
 
@@ -81,15 +81,6 @@ def test_if_the_audit_insert_fails_the_search_is_not_created(people):
             create_search(people)
     assert not Search.objects.exists()
     assert stored_probe_files() == before  # the probe written before the failure was removed
-
-
-def tamper(sql: str, *params) -> None:
-    admin = superuser_connection()
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(sql, params)
-    finally:
-        admin.close()
 
 
 @pytest.fixture
