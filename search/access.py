@@ -24,7 +24,7 @@ def get_batch_for_user(request, code: UUID, capability: Capability = Capability.
 
 
 def get_search_for_user(request, code: UUID, capability: Capability = Capability.VIEW_SEARCHES) -> Search:
-    return get_scoped(request, Search.objects.select_related("created_by"), code, capability)
+    return get_scoped(request, Search.objects.select_related("created_by", "agency"), code, capability)
 
 
 def get_candidate_for_user(request, code: UUID, capability: Capability = Capability.VIEW_SEARCHES) -> Candidate:

@@ -52,22 +52,23 @@ def do_view_gallery_image(*, image: GalleryImage, actor: User, request=None) -> 
                  details={"subject": image.subject.reference, "sha256": image.sha256})
 
 
-def _covered_by_result_page(search: Search, actor: User, key: str, value) -> bool:
-    recent = AuditEvent.objects.filter(chain=str(search.agency.code), event="search.viewed", target=str(search.code),
+def _covered_by_result_page(agency, search: Search, actor: User, key: str, value) -> bool:
+    recent = AuditEvent.objects.filter(chain=str(agency.code), event="search.viewed", target=str(search.code),
                                        actor_code=actor.code, at__gte=timezone.now() - CROP_WINDOW)
     return recent.filter(**{f"details__shown__{key}__contains": [value]}).exists()
 
 
 def do_view_probe_face(*, search: Search, index: int, actor: User, request=None) -> None:
-    if not _covered_by_result_page(search, actor, "probe_faces", index):
+    if not _covered_by_result_page(search.agency, search, actor, "probe_faces", index):
         record_event("search.crop_viewed", agency=search.agency, actor=actor, request=request, target=search.code,
                      details={"probe_face": index})
 
 
 def do_view_candidate_crop(*, candidate: Candidate, actor: User, request=None) -> None:
+    # A result page loads its crops by the dozen: the candidate's agency, loaded with it, spares a query each.
     search = candidate.search_face.search
-    if not _covered_by_result_page(search, actor, "candidates", str(candidate.code)):
-        record_event("search.crop_viewed", agency=search.agency, actor=actor, request=request, target=search.code,
+    if not _covered_by_result_page(candidate.agency, search, actor, "candidates", str(candidate.code)):
+        record_event("search.crop_viewed", agency=candidate.agency, actor=actor, request=request, target=search.code,
                      details={"candidate": str(candidate.code), "subject": candidate.subject_reference})
 
 

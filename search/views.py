@@ -1,9 +1,9 @@
 import io
+from contextlib import nullcontext
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.db.models import Count, Prefetch, prefetch_related_objects
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -194,7 +194,7 @@ def face_crop_response(field, box: list[int]) -> HttpResponse:
 def candidate_crop(request: HttpRequest, code) -> HttpResponse:
     candidate = get_candidate_for_user(request, code)
     # A demo's candidates come from the built-in demo gallery, which only the demo path may read.
-    with cross_agency(CrossAgency.DEMO_GALLERY) if candidate.agency.is_demo else transaction.atomic():
+    with cross_agency(CrossAgency.DEMO_GALLERY) if candidate.agency.is_demo else nullcontext():
         if candidate.image is None or candidate.face is None:
             raise Http404
         response = face_crop_response(candidate.image.file, candidate.face.box)
